@@ -1,0 +1,1 @@
+//! Arbor engine (under construction).

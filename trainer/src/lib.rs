@@ -1,0 +1,1 @@
+//! Arbor trainer (under construction).
