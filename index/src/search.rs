@@ -1,0 +1,196 @@
+//! Nearest-taxon search: exact scans (one GEMM per block of queries and taxa)
+//! and HNSW beam search, over the whole tree or one subtree.
+
+use std::ops::Range;
+
+use rayon::prelude::*;
+
+use crate::error::{IndexError, Result};
+use crate::hits::{Hit, TopK};
+use crate::index::TaxonIndex;
+use crate::taxonomy::{Subtree, TaxonId};
+use crate::vectors::{Rows, check_vector};
+
+/// How to search.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SearchMode {
+    /// Score every taxon in scope: the true top-k.
+    Exact,
+    /// HNSW beam search of width `ef` (≥ k), then the candidates ranked by
+    /// their exact scores. Falls back to `Exact` on an index without a graph
+    /// and inside a subtree (a subtree is one contiguous range, scanned exactly).
+    Approximate {
+        /// Beam width: higher is slower and finds more of the true top-k.
+        ef: usize,
+    },
+}
+
+/// Which taxa a search considers.
+#[derive(Debug, Clone, Copy, Default)]
+pub enum Scope<'a> {
+    /// Every taxon.
+    #[default]
+    All,
+    /// The taxa under one node of the tree.
+    Within(&'a Subtree),
+    /// An explicit list of taxa (e.g. a regional checklist).
+    Taxa(&'a [TaxonId]),
+}
+
+/// Taxa per exact-scan block: 2048 rows × 512 dims of f32 is 4 MB, which
+/// streams through cache once per block of queries.
+const SLOT_BLOCK: usize = 2048;
+/// Queries per GEMM call.
+const QUERY_BLOCK: usize = 64;
+
+impl TaxonIndex {
+    /// The `k` taxa whose vectors have the largest inner product with `query`, best first.
+    pub fn search(&self, query: &[f32], k: usize, mode: SearchMode, scope: Scope<'_>) -> Result<Vec<Hit>> {
+        Ok(self.search_batch(query, k, mode, scope)?.pop().unwrap_or_default())
+    }
+
+    /// [`search`](Self::search) for many queries (row-major, `dim` per row), on all cores.
+    pub fn search_batch(&self, queries: &[f32], k: usize, mode: SearchMode, scope: Scope<'_>) -> Result<Vec<Vec<Hit>>> {
+        let dim = self.dim();
+        self.check_queries(queries)?;
+        match (mode, scope, self.graph()) {
+            (SearchMode::Approximate { ef }, Scope::All, Some(graph)) => {
+                let rows = self.rows();
+                Ok(queries
+                    .par_chunks_exact(dim)
+                    .map(|q| {
+                        let mut top = TopK::new(k);
+                        for (score, slot) in graph.search(rows, dim, q, ef.max(k)) {
+                            top.push(Hit { taxon: self.id_at(slot), score });
+                        }
+                        top.into_sorted()
+                    })
+                    .collect())
+            }
+            (_, Scope::Taxa(ids), _) => {
+                let slots = ids.iter().map(|&id| self.slot_of(id)).collect::<Result<Vec<u32>>>()?;
+                Ok(queries.par_chunks_exact(dim).map(|q| self.scan_list(q, k, &slots)).collect())
+            }
+            (_, Scope::Within(s), _) => Ok(self.scan(queries, k, self.checked_range(s)?)),
+            (_, Scope::All, _) => Ok(self.scan(queries, k, 0..self.len())),
+        }
+    }
+
+    /// The score of every taxon in scope for each query, in taxon-id order
+    /// (the order of [`scope_ids`](Self::scope_ids)): what a softmax over the
+    /// whole tree, as pybioclip computes it, needs.
+    pub fn scores_batch(&self, queries: &[f32], scope: Scope<'_>) -> Result<Vec<Vec<f32>>> {
+        self.check_queries(queries)?;
+        let ids = self.scope_ids(scope)?;
+        let slots = ids.iter().map(|&id| self.slot_of(id)).collect::<Result<Vec<u32>>>()?;
+        let (dim, rows) = (self.dim(), self.rows());
+        Ok(queries
+            .par_chunks_exact(dim)
+            .map(|q| slots.iter().map(|&s| rows.dot(s as usize, dim, q)).collect())
+            .collect())
+    }
+
+    /// The taxa a scope covers, in taxon-id order.
+    pub fn scope_ids(&self, scope: Scope<'_>) -> Result<Vec<TaxonId>> {
+        let mut ids: Vec<TaxonId> = match scope {
+            Scope::All => return Ok((0..self.len() as u32).map(TaxonId).collect()),
+            Scope::Within(s) => self.checked_range(s)?.map(|slot| self.id_at(slot as u32)).collect(),
+            Scope::Taxa(list) => {
+                for &id in list {
+                    self.slot_of(id)?;
+                }
+                list.to_vec()
+            }
+        };
+        ids.sort();
+        ids.dedup();
+        Ok(ids)
+    }
+
+    fn check_queries(&self, queries: &[f32]) -> Result<()> {
+        let dim = self.dim();
+        if queries.is_empty() || queries.len() % dim != 0 {
+            return Err(IndexError::BadVector {
+                row: 0,
+                problem: format!("{} numbers do not form queries of dimension {dim}", queries.len()),
+            });
+        }
+        queries.chunks_exact(dim).enumerate().try_for_each(|(row, q)| check_vector(row, q, dim, false))
+    }
+
+    fn checked_range(&self, s: &Subtree) -> Result<Range<usize>> {
+        let r = s.slots.start as usize..s.slots.end as usize;
+        if r.end > self.len() || r.start > r.end {
+            return Err(IndexError::BadRequest(format!("subtree {} is not part of this index", s.name())));
+        }
+        Ok(r)
+    }
+
+    fn scan_list(&self, q: &[f32], k: usize, slots: &[u32]) -> Vec<Hit> {
+        let (dim, rows) = (self.dim(), self.rows());
+        let mut top = TopK::new(k);
+        for &slot in slots {
+            top.push(Hit { taxon: self.id_at(slot), score: rows.dot(slot as usize, dim, q) });
+        }
+        top.into_sorted()
+    }
+
+    /// Exact top-k over a slot range: blocks of taxa in parallel, each block
+    /// scored against every query with one GEMM so the block is read once.
+    fn scan(&self, queries: &[f32], k: usize, range: Range<usize>) -> Vec<Vec<Hit>> {
+        let (dim, rows) = (self.dim(), self.rows());
+        let nq = queries.len() / dim;
+        let blocks: Vec<Range<usize>> =
+            range.clone().step_by(SLOT_BLOCK).map(|s| s..(s + SLOT_BLOCK).min(range.end)).collect();
+        let tops = blocks
+            .into_par_iter()
+            .fold(
+                || vec![TopK::new(k); nq],
+                |mut tops, block| {
+                    self.scan_block(rows, queries, block, &mut tops);
+                    tops
+                },
+            )
+            .reduce(|| vec![TopK::new(k); nq], |a, b| a.into_iter().zip(b).map(|(x, y)| x.merge(y)).collect());
+        tops.into_iter().map(TopK::into_sorted).collect()
+    }
+
+    fn scan_block(&self, rows: Rows<'_>, queries: &[f32], block: Range<usize>, tops: &mut [TopK]) {
+        let dim = self.dim();
+        let n = block.len();
+        if queries.len() / dim == 1 {
+            let top = &mut tops[0];
+            for slot in block {
+                let score = rows.dot(slot, dim, queries);
+                if score >= top.threshold() {
+                    top.push(Hit { taxon: self.id_at(slot as u32), score });
+                }
+            }
+            return;
+        }
+        let mut buf = Vec::new();
+        let vectors = rows.rows_f32(block.clone(), dim, &mut buf);
+        let mut scores = vec![0f32; QUERY_BLOCK * n];
+        for (qb, qs) in queries.chunks(QUERY_BLOCK * dim).enumerate() {
+            let m = qs.len() / dim;
+            // SAFETY: a is m×dim (row-major), b is the transpose of n×dim
+            // rows, c is m×n; every stride matches those shapes.
+            unsafe {
+                matrixmultiply::sgemm(
+                    m, dim, n, 1.0,
+                    qs.as_ptr(), dim as isize, 1,
+                    vectors.as_ptr(), 1, dim as isize,
+                    0.0, scores.as_mut_ptr(), n as isize, 1,
+                );
+            }
+            for (i, row) in scores[..m * n].chunks_exact(n).enumerate() {
+                let top = &mut tops[qb * QUERY_BLOCK + i];
+                for (j, &score) in row.iter().enumerate() {
+                    if score >= top.threshold() {
+                        top.push(Hit { taxon: self.id_at((block.start + j) as u32), score });
+                    }
+                }
+            }
+        }
+    }
+}
