@@ -1,0 +1,306 @@
+//! `arbor index …`: build, import, inspect, verify and query taxon indexes.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use arbor_index::{
+    BuildStage, Dtype, GraphParams, Hit, IndexBuilder, Rank, Scope, SearchMode, Subtree, TaxonIndex, TaxonRecord,
+    read_pybioclip_names, read_taxonomy_csv, write_taxonomy_csv,
+};
+use clap::{Args, Subcommand, ValueEnum};
+
+use crate::arrays::{Matrix, read_matrix, write_npy};
+use crate::output::{Format, print_json, print_rows};
+use crate::progress::bar;
+
+/// Build, inspect and query taxon indexes.
+#[derive(Debug, Subcommand)]
+pub enum IndexCommand {
+    /// Build an index from embeddings (.npy) and a taxonomy CSV.
+    #[command(after_help = "Example:\n  arbor index build --vectors txt_emb.npy --taxonomy taxa.csv --out tol-index --dtype f16")]
+    Build(BuildArgs),
+    /// Build an index from pybioclip's tree-of-life files (txt_emb_species.npy + .json).
+    #[command(
+        name = "import-pybioclip",
+        after_help = "Example:\n  arbor index import-pybioclip --embeddings txt_emb_species.npy --names txt_emb_species.json --out tol-index"
+    )]
+    ImportPybioclip(ImportArgs),
+    /// Show what an index holds.
+    #[command(after_help = "Example:\n  arbor index info tol-index --format json")]
+    Info(InfoArgs),
+    /// Check every checksum and cross-reference of an index.
+    #[command(after_help = "Example:\n  arbor index verify tol-index")]
+    Verify(InfoArgs),
+    /// Nearest taxa for query vectors (.npy), written as id and score arrays.
+    #[command(after_help = "Examples:\n  arbor index query tol-index --vectors q.npy -k 10 --out ids.npy --scores scores.npy\n  arbor index query tol-index --vectors q.npy -k 5 --within Aves --format json")]
+    Query(QueryArgs),
+    /// List taxa as CSV (like pybioclip's list-tol-taxa).
+    #[command(after_help = "Example:\n  arbor index taxa tol-index --within Corvidae")]
+    Taxa(TaxaArgs),
+}
+
+/// Orientation of the vectors array.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Layout {
+    /// One taxon per row: shape (N, D).
+    Rows,
+    /// One taxon per column: shape (D, N), pybioclip's layout.
+    Cols,
+}
+
+#[derive(Debug, Args)]
+pub struct GraphArgs {
+    /// Vector storage type.
+    #[arg(long, default_value = "f32", value_parser = parse_dtype)]
+    dtype: Dtype,
+    /// HNSW neighbours per node (level 0 keeps 2·M).
+    #[arg(long, default_value_t = 16)]
+    m: usize,
+    /// HNSW construction beam width.
+    #[arg(long, default_value_t = 200)]
+    ef_construction: usize,
+    /// Skip the HNSW graph: exact search only (smaller, builds instantly).
+    #[arg(long)]
+    no_graph: bool,
+    /// L2-normalise the vectors instead of rejecting rows that are not unit length.
+    #[arg(long)]
+    normalize: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct BuildArgs {
+    /// Embeddings, float32 .npy.
+    #[arg(long)]
+    vectors: PathBuf,
+    /// Orientation of --vectors.
+    #[arg(long, value_enum, default_value = "rows")]
+    layout: Layout,
+    /// Taxonomy CSV: kingdom,phylum,class,order,family,genus,species_epithet,common_name (same order as the vectors).
+    #[arg(long)]
+    taxonomy: PathBuf,
+    /// Output index directory.
+    #[arg(long)]
+    out: PathBuf,
+    #[command(flatten)]
+    graph: GraphArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// pybioclip's txt_emb_species.npy, shape (D, N).
+    #[arg(long)]
+    embeddings: PathBuf,
+    /// pybioclip's txt_emb_species.json.
+    #[arg(long)]
+    names: PathBuf,
+    /// Output index directory.
+    #[arg(long)]
+    out: PathBuf,
+    #[command(flatten)]
+    graph: GraphArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct InfoArgs {
+    /// Index directory.
+    index: PathBuf,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "table")]
+    format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct QueryArgs {
+    /// Index directory.
+    index: PathBuf,
+    /// Query vectors, float32 .npy of shape (Q, D).
+    #[arg(long)]
+    vectors: PathBuf,
+    /// Results per query.
+    #[arg(short, long, default_value_t = 10)]
+    k: usize,
+    /// HNSW beam width (ignored with --exact).
+    #[arg(long, default_value_t = 256)]
+    ef: usize,
+    /// Score every taxon: the true top-k.
+    #[arg(long)]
+    exact: bool,
+    /// Only taxa under this name (any rank: "Aves", "Corvus", "Corvus corax").
+    #[arg(long)]
+    within: Option<String>,
+    /// Write taxon ids as int64 (Q, k) .npy (-1 where fewer than k taxa qualify).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Write scores as float32 (Q, k) .npy (NaN where fewer than k taxa qualify).
+    #[arg(long)]
+    scores: Option<PathBuf>,
+    /// How to print results when --out is not given.
+    #[arg(long, value_enum, default_value = "table")]
+    format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct TaxaArgs {
+    /// Index directory.
+    index: PathBuf,
+    /// Only taxa under this name.
+    #[arg(long)]
+    within: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "csv")]
+    format: Format,
+}
+
+fn parse_dtype(s: &str) -> Result<Dtype, String> {
+    s.parse()
+}
+
+pub fn run(cmd: IndexCommand) -> Result<()> {
+    match cmd {
+        IndexCommand::Build(a) => {
+            let taxa = read_taxonomy_csv(&a.taxonomy)?;
+            let m = read_matrix(&a.vectors)?;
+            let m = if a.layout == Layout::Cols { m.transposed() } else { m };
+            build(&taxa, m, &a.vectors, &a.out, &a.graph)
+        }
+        IndexCommand::ImportPybioclip(a) => {
+            let taxa = read_pybioclip_names(&a.names)?;
+            let m = read_matrix(&a.embeddings)?.transposed();
+            build(&taxa, m, &a.embeddings, &a.out, &a.graph)
+        }
+        IndexCommand::Info(a) => info(&a),
+        IndexCommand::Verify(a) => verify(&a),
+        IndexCommand::Query(a) => query(&a),
+        IndexCommand::Taxa(a) => taxa(&a),
+    }
+}
+
+fn build(taxa: &[TaxonRecord], mut m: Matrix, source: &Path, out: &Path, g: &GraphArgs) -> Result<()> {
+    if m.rows != taxa.len() {
+        bail!(
+            "{}: {} vectors (shape {}×{}) but the taxonomy lists {} taxa; use --layout cols for (D, N) arrays",
+            source.display(),
+            m.rows,
+            m.rows,
+            m.cols,
+            taxa.len()
+        );
+    }
+    if g.normalize {
+        for (row, v) in m.data.chunks_exact_mut(m.cols).enumerate() {
+            arbor_index::normalize(row, v).with_context(|| source.display().to_string())?;
+        }
+    }
+    let bar = bar(taxa.len() as u64, "indexing");
+    let report = |stage: BuildStage, done: u64, total: u64| {
+        bar.set_length(total);
+        bar.set_position(done);
+        bar.set_message(format!("{stage:?}"));
+    };
+    let params = (!g.no_graph).then_some(GraphParams { m: g.m, ef_construction: g.ef_construction });
+    let path = IndexBuilder::new(m.cols)
+        .dtype(g.dtype)
+        .graph(params)
+        .source(source.display().to_string())
+        .progress(&report)
+        .build(taxa, &m.data, out)
+        .with_context(|| source.display().to_string())?;
+    bar.finish_and_clear();
+    eprintln!("wrote {} ({} taxa, {} dims, {})", path.display(), taxa.len(), m.cols, g.dtype);
+    Ok(())
+}
+
+fn info(a: &InfoArgs) -> Result<()> {
+    let index = TaxonIndex::open(&a.index)?;
+    let info = index.info();
+    if a.format == Format::Json {
+        return print_json(&info);
+    }
+    let mut rows = vec![
+        vec!["file".into(), info.path.display().to_string()],
+        vec!["format version".into(), info.version.to_string()],
+        vec!["taxa".into(), info.taxa.to_string()],
+        vec!["dimension".into(), info.dim.to_string()],
+        vec!["dtype".into(), info.dtype.to_string()],
+        vec!["size".into(), format!("{:.1} MB", info.bytes as f64 / 1e6)],
+        vec!["graph".into(), info.graph_m.map_or("none (exact only)".into(), |m| format!("HNSW M={m}, {} levels", info.graph_levels + 1))],
+        vec!["source".into(), info.meta.source.clone()],
+    ];
+    rows.extend(info.nodes_per_rank.iter().map(|(r, n)| vec![format!("{r} nodes"), n.to_string()]));
+    print_rows(a.format, &["property", "value"], &rows)
+}
+
+fn verify(a: &InfoArgs) -> Result<()> {
+    let index = TaxonIndex::open(&a.index)?;
+    let report = index.verify()?;
+    if a.format == Format::Json {
+        return print_json(&report);
+    }
+    println!("{}: ok ({} sections, {} bytes checksummed, {} taxa)", index.path().display(), report.sections, report.bytes, report.taxa);
+    Ok(())
+}
+
+fn within(index: &TaxonIndex, name: Option<&str>) -> Result<Option<Subtree>> {
+    name.map(|n| index.find_one(n).with_context(|| index.path().display().to_string())).transpose()
+}
+
+fn query(a: &QueryArgs) -> Result<()> {
+    let index = TaxonIndex::open(&a.index)?;
+    let q = read_matrix(&a.vectors)?;
+    if q.cols != index.dim() {
+        bail!("{}: queries have {} dimensions, the index has {}", a.vectors.display(), q.cols, index.dim());
+    }
+    let sub = within(&index, a.within.as_deref())?;
+    let scope = sub.as_ref().map_or(Scope::All, Scope::Within);
+    let mode = if a.exact { SearchMode::Exact } else { SearchMode::Approximate { ef: a.ef } };
+    let hits = index.search_batch(&q.data, a.k, mode, scope).with_context(|| a.vectors.display().to_string())?;
+    if a.out.is_none() && a.scores.is_none() {
+        return print_hits(&index, &hits, a.format);
+    }
+    let cell = |i: usize, j: usize| hits[i].get(j);
+    if let Some(out) = &a.out {
+        let ids: Vec<i64> = (0..q.rows).flat_map(|i| (0..a.k).map(move |j| (i, j))).map(|(i, j)| cell(i, j).map_or(-1, |h| h.taxon.0 as i64)).collect();
+        write_npy(out, q.rows, a.k, &ids)?;
+    }
+    if let Some(out) = &a.scores {
+        let s: Vec<f32> = (0..q.rows).flat_map(|i| (0..a.k).map(move |j| (i, j))).map(|(i, j)| cell(i, j).map_or(f32::NAN, |h| h.score)).collect();
+        write_npy(out, q.rows, a.k, &s)?;
+    }
+    Ok(())
+}
+
+fn print_hits(index: &TaxonIndex, hits: &[Vec<Hit>], format: Format) -> Result<()> {
+    let mut rows = Vec::new();
+    for (q, list) in hits.iter().enumerate() {
+        for (rank, h) in list.iter().enumerate() {
+            let t = index.taxon(h.taxon)?;
+            rows.push(vec![q.to_string(), (rank + 1).to_string(), h.taxon.to_string(), t.lineage.species(), t.common_name, format!("{:.6}", h.score)]);
+        }
+    }
+    print_rows(format, &["query", "rank", "taxon_id", "species", "common_name", "score"], &rows)
+}
+
+fn taxa(a: &TaxaArgs) -> Result<()> {
+    let index = TaxonIndex::open(&a.index)?;
+    let sub = within(&index, a.within.as_deref())?;
+    let taxa = index.taxa(sub.as_ref())?;
+    match a.format {
+        Format::Csv => {
+            write_taxonomy_csv(std::io::stdout().lock(), taxa.into_iter().map(|t| (t.lineage, t.common_name)))?;
+            Ok(())
+        }
+        Format::Json => print_json(&taxa),
+        Format::Table => {
+            let rows: Vec<Vec<String>> = taxa
+                .into_iter()
+                .map(|t| {
+                    let mut row = vec![t.id.to_string()];
+                    row.extend(Rank::ALL.iter().map(|&r| t.lineage.get(r).to_owned()));
+                    row.push(t.common_name);
+                    row
+                })
+                .collect();
+            print_rows(Format::Table, &["id", "kingdom", "phylum", "class", "order", "family", "genus", "species_epithet", "common_name"], &rows)
+        }
+    }
+}
