@@ -25,7 +25,7 @@
 mod bpe;
 mod clean;
 #[rustfmt::skip]
-mod pretokenize_classes;
+mod python_unicode;
 mod textfix;
 mod vocab;
 
@@ -40,7 +40,7 @@ pub use textfix::fix_text;
 pub use vocab::{EOT_TOKEN, SOT_TOKEN, VOCAB_SIZE};
 
 use bpe::BpeCache;
-use pretokenize_classes::{LETTER, NUMBER, OTHER};
+use python_unicode::{LETTER, NUMBER, OTHER};
 use vocab::Vocab;
 
 /// The context length of every CLIP text tower, BioCLIP's included.
@@ -167,7 +167,7 @@ impl Tokenizer {
 /// `<start_of_text>|<end_of_text>|'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}]+`
 /// with `regex.IGNORECASE`. The literals fold case here too (simple case
 /// folding in both engines); the three classes come from
-/// `pretokenize_classes.py`, evaluated by Python's `regex` itself, because its
+/// `python_unicode.py`, evaluated by Python's `regex` itself, because its
 /// Unicode version and its case-insensitive set rules differ from the Rust
 /// crate's. Characters in no class (e.g. U+0345 under `IGNORECASE`) are
 /// skipped, as `findall` skips them.

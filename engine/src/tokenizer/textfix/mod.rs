@@ -22,8 +22,6 @@ use std::sync::OnceLock;
 use regex::Regex;
 use unicode_normalization::UnicodeNormalization;
 
-pub(crate) use tables::PY_WHITESPACE;
-
 /// ftfy fixes text in segments that end at a line break, at most this many
 /// characters long (`TextFixerConfig.max_decode_length`).
 const MAX_SEGMENT_CHARS: usize = 1_000_000;

@@ -8,7 +8,7 @@ Everything here is *data* read out of ftfy and the Python standard library:
 the single-byte code pages ftfy re-encodes through, its mojibake heuristic
 (`ftfy.badness.BADNESS_RE`) and UTF-8 detector, translated from Python `re`
 syntax to Rust `regex` syntax through Python's own regex parser, the HTML5
-named-entity table (`html.entities.html5`) and `str.isspace()`. The logic
+named-entity table (`html.entities.html5`). The logic
 lives in the hand-written Rust modules next to this file.
 """
 
@@ -23,7 +23,7 @@ from ftfy import badness, chardata
 assert ftfy.__version__ == "6.3.1", ftfy.__version__
 assert sys.version_info[:2] == (3, 11), sys.version_info
 
-PY_SPACE = [c for c in range(0x110000) if chr(c).isspace()]
+PY_SPACE = [c for c in range(0x110000) if chr(c).isspace()]  # for \s
 
 
 def esc(cp: int) -> str:
@@ -138,12 +138,6 @@ def main() -> None:
     for name, value in ents:
         w("    (%s, %s),\n" % (rust_str(name), rust_str(value)))
     w("];\n\n")
-
-    # --- whitespace -----------------------------------------------------
-    w("/// The characters for which Python's `str.isspace()` is true: what `str.split()`\n")
-    w("/// and `str.strip()` remove (a superset of Unicode `White_Space`).\n")
-    w("pub(crate) const PY_WHITESPACE: [char; %d] = [%s];\n" % (
-        len(PY_SPACE), ", ".join("'\\u{%x}'" % c for c in PY_SPACE)))
 
 
 main()

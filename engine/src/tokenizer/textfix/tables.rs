@@ -2265,6 +2265,3 @@ pub(super) const HTML5_ENTITIES: [(&str, &str); 2231] = [
     ("zwnj;", "\u{200c}"),
 ];
 
-/// The characters for which Python's `str.isspace()` is true: what `str.split()`
-/// and `str.strip()` remove (a superset of Unicode `White_Space`).
-pub(crate) const PY_WHITESPACE: [char; 29] = ['\u{9}', '\u{a}', '\u{b}', '\u{c}', '\u{d}', '\u{1c}', '\u{1d}', '\u{1e}', '\u{1f}', '\u{20}', '\u{85}', '\u{a0}', '\u{1680}', '\u{2000}', '\u{2001}', '\u{2002}', '\u{2003}', '\u{2004}', '\u{2005}', '\u{2006}', '\u{2007}', '\u{2008}', '\u{2009}', '\u{200a}', '\u{2028}', '\u{2029}', '\u{202f}', '\u{205f}', '\u{3000}'];
