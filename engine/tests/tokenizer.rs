@@ -1,6 +1,8 @@
 //! The tokenizer against open_clip itself: every case of the shared fixture
-//! (`tokenizer_cases.jsonl`, made with open_clip 3.3.0 and ftfy 6.3.1) and the
-//! 20 texts the reference models were run on.
+//! (`tokenizer_cases.jsonl`, made with open_clip 3.3.0 and ftfy 6.3.1), the
+//! 20 texts the reference models were run on, and randomized mojibake cases
+//! covering every branch of ftfy's repair (`data/random_cases.jsonl`, made by
+//! `data/make_random_cases.py` with the same versions).
 
 use std::path::PathBuf;
 
@@ -164,4 +166,36 @@ fn model_texts_match_text_ids_npy() {
         .expect("text 19 has an EOT");
     assert_eq!(Tokenizer::eot_position(&got[19]), first_eot);
     assert!(got[19][first_eot + 1..].contains(&EOT_TOKEN));
+}
+
+#[test]
+fn random_mojibake_cases_match_open_clip() {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/random_cases.jsonl");
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{} is missing: {e}", path.display()));
+    let tokenizer = Tokenizer::openai().expect("bundled vocabulary");
+    let mut total = 0;
+    let mut failures = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let v: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("line {}: {e}", i + 1));
+        let input = v["text"].as_str().expect("text is a string");
+        let want_clean = v["clean"].as_str().expect("clean is a string");
+        let mut want_ids: Vec<u32> = v["ids"]
+            .as_array()
+            .expect("ids is an array")
+            .iter()
+            .map(|x| x.as_u64().expect("id is an integer") as u32)
+            .collect();
+        want_ids.resize(77, 0);
+        let (got_clean, got_ids) = (clean(input), tokenizer.tokenize(input));
+        if got_clean != want_clean || got_ids != want_ids {
+            failures.push(format!(
+                "line {}: {input:?}\n   want {want_clean:?}\n    got {got_clean:?}",
+                i + 1
+            ));
+        }
+        total += 1;
+    }
+    assert!(total > 300, "random_cases.jsonl has only {total} cases");
+    report("random cases", total, &failures);
 }

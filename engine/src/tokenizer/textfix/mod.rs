@@ -52,11 +52,16 @@ fn segments(text: &str) -> impl Iterator<Item = &str> {
             return None;
         }
         let line_end = rest.find('\n').map_or(rest.len(), |i| i + 1);
-        let cap = rest
-            .char_indices()
-            .nth(MAX_SEGMENT_CHARS)
-            .map_or(rest.len(), |(i, _)| i);
-        let (segment, tail) = rest.split_at(line_end.min(cap));
+        let line = &rest[..line_end];
+        // Counting characters only for long lines keeps this linear.
+        let end = if line.len() > MAX_SEGMENT_CHARS {
+            line.char_indices()
+                .nth(MAX_SEGMENT_CHARS)
+                .map_or(line_end, |(i, _)| i)
+        } else {
+            line_end
+        };
+        let (segment, tail) = rest.split_at(end);
         rest = tail;
         Some(segment)
     })
@@ -213,5 +218,8 @@ mod tests {
     fn segments_end_after_newlines() {
         let parts: Vec<&str> = segments("a\nb\n\nc").collect();
         assert_eq!(parts, ["a\n", "b\n", "\n", "c"]);
+        let long = "é".repeat(MAX_SEGMENT_CHARS + 3);
+        let lens: Vec<usize> = segments(&long).map(|s| s.chars().count()).collect();
+        assert_eq!(lens, [MAX_SEGMENT_CHARS, 3]);
     }
 }
