@@ -71,7 +71,7 @@ def main() -> None:
 
     lowered = runs(cp for cp in range(0x110000) if chr(cp).lower() != chr(cp))
     w("/// The inclusive ranges of characters that Python 3.11's `str.lower()` changes.\n")
-    w("pub(super) const PY_LOWERCASED: [(char, char); %d] = [\n" % len(lowered))
+    w("pub(super) static PY_LOWERCASED: [(char, char); %d] = [\n" % len(lowered))
     for lo, hi in lowered:
         w("    ('\\u{%x}', '\\u{%x}'),\n" % (lo, hi))
     w("];\n\n")

@@ -133,11 +133,7 @@ mod tests {
 
     #[test]
     fn bundled_vocab_has_clip_layout() {
-        let vocab = Vocab::bundled().map_err(|e| e.to_string());
-        let vocab = vocab.as_deref().map_err(Clone::clone);
-        let Ok(vocab) = vocab else {
-            panic!("{vocab:?}")
-        };
+        let vocab = Vocab::bundled().unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(vocab.merges.len(), MERGE_COUNT);
         // 'a' is the 65th printable byte (0x21 + 64); "i n" is the first merge.
         assert_eq!(vocab.byte_id(b'a', false), 64);

@@ -100,7 +100,7 @@ def main() -> None:
     w("/// one of ftfy's \"sloppy\" codecs, and what bytes 0x80..=0xFF decode to.\n")
     w("/// Bytes 0x00..=0x7F decode to ASCII in all of them (checked by the generator);\n")
     w("/// the sloppy ones also decode byte 0x1A to U+FFFD.\n")
-    w("pub(super) const CHARMAPS: [(&str, bool, [char; 128]); %d] = [\n" % len(chardata.CHARMAP_ENCODINGS))
+    w("pub(super) static CHARMAPS: [(&str, bool, [char; 128]); %d] = [\n" % len(chardata.CHARMAP_ENCODINGS))
     for enc in chardata.CHARMAP_ENCODINGS:
         import ftfy.bad_codecs  # noqa: F401  registers the sloppy codecs
         decoded = bytes(range(256)).decode(enc)
@@ -134,7 +134,7 @@ def main() -> None:
     ents = sorted(html.entities.html5.items())
     w("/// Python's `html.entities.html5`: entity name (some without `;`) and its text,\n")
     w("/// sorted by name for binary search.\n")
-    w("pub(super) const HTML5_ENTITIES: [(&str, &str); %d] = [\n" % len(ents))
+    w("pub(super) static HTML5_ENTITIES: [(&str, &str); %d] = [\n" % len(ents))
     for name, value in ents:
         w("    (%s, %s),\n" % (rust_str(name), rust_str(value)))
     w("];\n\n")
