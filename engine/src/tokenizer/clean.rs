@@ -1,7 +1,7 @@
 //! open_clip's text cleaning (`clean='lower'`): ftfy, HTML unescaping,
 //! whitespace collapsing and lowercasing, with Python's semantics for each.
 
-use super::python_unicode::{PY_LOWERCASED, PY_WHITESPACE};
+use super::python_unicode::{PY_WHITESPACE, lowercased};
 use super::textfix::{self, html};
 
 /// open_clip's `_clean_lower`: `ftfy.fix_text`, `html.unescape` twice, strip,
@@ -35,27 +35,12 @@ fn python_lower(text: &str) -> String {
     for c in text.chars() {
         let len: usize = c.to_lowercase().map(char::len_utf8).sum();
         match rust.get(offset..offset + len) {
-            Some(lowered) if lowers_in_python(c) => out.push_str(lowered),
+            Some(lowered) if lowercased(c) => out.push_str(lowered),
             _ => out.push(c),
         }
         offset += len;
     }
     out
-}
-
-/// Whether Python 3.11's `str.lower()` changes `c`.
-fn lowers_in_python(c: char) -> bool {
-    PY_LOWERCASED
-        .binary_search_by(|&(lo, hi)| {
-            if hi < c {
-                std::cmp::Ordering::Less
-            } else if lo > c {
-                std::cmp::Ordering::Greater
-            } else {
-                std::cmp::Ordering::Equal
-            }
-        })
-        .is_ok()
 }
 
 /// Python's `str.isspace()` for one character.
@@ -88,7 +73,7 @@ mod tests {
     fn leaves_letters_newer_than_python_alone() {
         // Garay capital letter (Unicode 16): unassigned in Python 3.11.
         assert_eq!(python_lower("\u{10D50}A"), "\u{10D50}a");
-        assert!(lowers_in_python('A') && lowers_in_python('\u{130}') && !lowers_in_python('a'));
+        assert!(lowercased('A') && lowercased('\u{130}') && !lowercased('a'));
     }
 
     #[test]

@@ -21,6 +21,8 @@ use std::sync::OnceLock;
 use regex::Regex;
 use unicode_normalization::UnicodeNormalization;
 
+use super::python_unicode::unassigned;
+
 /// ftfy fixes text in segments that end at a line break, at most this many
 /// characters long (`TextFixerConfig.max_decode_length`).
 const MAX_SEGMENT_CHARS: usize = 1_000_000;
@@ -96,12 +98,30 @@ fn fix_segment(segment: &str, unescape_html: bool) -> String {
         // the lone UTF-16 surrogates it repairs.
         fixed = remove_terminal_escapes(&fixed);
         fixed = remove_control_chars(&fixed);
-        fixed = fixed.nfc().collect();
+        fixed = python_nfc(&fixed);
         if fixed == text {
             return fixed;
         }
         text = fixed;
     }
+}
+
+/// NFC as Python 3.11's `unicodedata` computes it. Characters that its
+/// Unicode 14 had not assigned have no normalization properties there, so each
+/// stands as a barrier between independently normalized runs, instead of
+/// reordering or composing as the newer tables of `unicode-normalization` say.
+fn python_nfc(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut run_start = 0;
+    for (i, c) in text.char_indices() {
+        if !c.is_ascii() && unassigned(c) {
+            out.extend(text[run_start..i].nfc());
+            out.push(c);
+            run_start = i + c.len_utf8();
+        }
+    }
+    out.extend(text[run_start..].nfc());
+    out
 }
 
 /// Spells out the Latin ligatures that are usually copy-paste accidents; other
@@ -227,6 +247,13 @@ mod tests {
         for text in ["a &amp; b", "cr\r", "esc\u{1b}[0m", "del\u{7f}", "é"] {
             assert!(!is_plain_ascii(text), "{text:?}");
         }
+    }
+
+    #[test]
+    fn nfc_uses_python_unicode_14() {
+        assert_eq!(python_nfc("e\u{301}\u{327}"), "\u{229}\u{301}");
+        // Kirat Rai U+16D67 + U+16D67 composes to U+16D68 in Unicode 16 only.
+        assert_eq!(python_nfc("\u{16D67}\u{16D67}"), "\u{16D67}\u{16D67}");
     }
 
     #[test]

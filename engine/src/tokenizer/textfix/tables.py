@@ -13,6 +13,7 @@ lives in the hand-written Rust modules next to this file.
 """
 
 import html.entities
+import re
 import re._constants as C
 import re._parser as P
 import sys
@@ -24,6 +25,19 @@ assert ftfy.__version__ == "6.3.1", ftfy.__version__
 assert sys.version_info[:2] == (3, 11), sys.version_info
 
 PY_SPACE = [c for c in range(0x110000) if chr(c).isspace()]  # for \s
+_WORD_RE = re.compile(r"\w")
+
+
+def _word_ranges() -> str:
+    """Python's `\w` (`str.isalnum()` or `_`; unlike Rust's, no marks) as ranges."""
+    out = []
+    for cp in range(0x110000):
+        if _WORD_RE.match(chr(cp)):
+            if out and out[-1][1] == cp - 1:
+                out[-1][1] = cp
+            else:
+                out.append([cp, cp])
+    return "".join(esc(lo) if lo == hi else esc(lo) + "-" + esc(hi) for lo, hi in out)
 
 
 def esc(cp: int) -> str:
@@ -46,9 +60,7 @@ def emit_class(items) -> str:
         elif op is C.CATEGORY and av is C.CATEGORY_SPACE:
             parts.extend(esc(c) for c in PY_SPACE)
         elif op is C.CATEGORY and av is C.CATEGORY_WORD:
-            # Python's \w is str.isalnum() or "_": letters and numbers, but
-            # unlike Rust's \w, no combining marks.
-            parts.append("\\p{L}\\p{N}_")
+            parts.append(_word_ranges())
         else:
             raise ValueError((op, av))
     return "[" + neg + "".join(parts) + "]"
