@@ -1,7 +1,7 @@
 //! open_clip's text cleaning (`clean='lower'`): ftfy, HTML unescaping,
 //! whitespace collapsing and lowercasing, with Python's semantics for each.
 
-use super::python_unicode::{PY_WHITESPACE, lowercased};
+use super::python_unicode::{PY_WHITESPACE, case_ignorable, cased, lowercased};
 use super::textfix::{self, html};
 
 /// open_clip's `_clean_lower`: `ftfy.fix_text`, `html.unescape` twice, strip,
@@ -20,27 +20,38 @@ pub fn clean(text: &str) -> String {
     python_lower(&words.join(" "))
 }
 
-/// Python 3.11's `str.lower()`: Rust's [`str::to_lowercase`] (full mappings,
-/// final sigma) restricted to the characters Python's Unicode 14 lowercases, so
-/// that letters of newer scripts (Garay, ...) stay as the reference leaves them.
+/// Python 3.11's `str.lower()`: full lowercase mappings (`İ` → `i̇`) and the
+/// final-sigma rule, evaluated with Python's Unicode 14 properties so that
+/// letters of newer scripts stay as the reference leaves them and do not
+/// change how a neighbouring `Σ` lowercases.
 fn python_lower(text: &str) -> String {
-    let rust = text.to_lowercase();
     if text.is_ascii() {
-        return rust;
+        return text.to_ascii_lowercase();
     }
-    let mut out = String::with_capacity(rust.len());
-    // Each character's lowercase has a fixed length (Σ gives σ or ς, both two
-    // bytes), so walking the text locates each character's image in `rust`.
-    let mut offset = 0;
-    for c in text.chars() {
-        let len: usize = c.to_lowercase().map(char::len_utf8).sum();
-        match rust.get(offset..offset + len) {
-            Some(lowered) if lowercased(c) => out.push_str(lowered),
-            _ => out.push(c),
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = String::with_capacity(text.len());
+    for (i, &c) in chars.iter().enumerate() {
+        if c == 'Σ' {
+            out.push(if is_final_sigma(&chars, i) {
+                'ς'
+            } else {
+                'σ'
+            });
+        } else if lowercased(c) {
+            out.extend(c.to_lowercase());
+        } else {
+            out.push(c);
         }
-        offset += len;
     }
     out
+}
+
+/// Unicode's `Final_Sigma` context as CPython checks it: a cased letter before
+/// (skipping case-ignorables), and none after.
+fn is_final_sigma(chars: &[char], i: usize) -> bool {
+    let mut before = chars[..i].iter().rev().skip_while(|&&c| case_ignorable(c));
+    let mut after = chars[i + 1..].iter().skip_while(|&&c| case_ignorable(c));
+    before.next().is_some_and(|&c| cased(c)) && !after.next().is_some_and(|&c| cased(c))
 }
 
 /// Python's `str.isspace()` for one character.
@@ -73,6 +84,12 @@ mod tests {
     fn leaves_letters_newer_than_python_alone() {
         // Garay capital letter (Unicode 16): unassigned in Python 3.11.
         assert_eq!(python_lower("\u{10D50}A"), "\u{10D50}a");
+        // Newer letters are not cased for the final-sigma rule either.
+        assert_eq!(
+            python_lower("ΟΔΟΣ\u{16EA0}\u{31B}Σ"),
+            "οδος\u{16EA0}\u{31B}σ"
+        );
+        assert_eq!(python_lower("ΑΣ\u{301} Σ. A.Σ"), "ας\u{301} σ. a.ς");
         assert!(lowercased('A') && lowercased('\u{130}') && !lowercased('a'));
     }
 

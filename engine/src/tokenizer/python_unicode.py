@@ -7,7 +7,8 @@ did for the fixtures (Python 3.11 = Unicode 14, and the `regex` module
 
 - The character classes of CLIP's pre-tokenizer regex, exactly as `regex`
   evaluates them under `re.IGNORECASE`.
-- The characters that Python's `str.lower()` changes, and those Python's
+- The characters that Python's `str.lower()` changes, the two properties of its
+  final-sigma rule, and the code points Python's
   Unicode 14 has not assigned (normalization leaves them alone).
 - The characters for which `str.isspace()` is true.
 
@@ -102,6 +103,16 @@ def main() -> None:
     w(IN_RANGES)
     emit_ranges(w, "LOWERCASED", "The characters that Python 3.11's `str.lower()` changes.",
                 runs(cp for cp in range(0x110000) if chr(cp).lower() != chr(cp)))
+    # Python has no API for Cased / Case_Ignorable, so they are read off its
+    # final-sigma rule: c + "Σ" ends in ς exactly when c is cased and not
+    # case-ignorable; "A" + c + "Σ" also does when c is case-ignorable.
+    def final(s: str) -> bool:
+        return s.lower()[-1] == "\u03c2"
+    emit_ranges(w, "CASE_IGNORABLE", "Characters Python's final-sigma rule skips (`Case_Ignorable`).",
+                runs(cp for cp in range(0x110000)
+                     if not final(chr(cp) + "\u03a3") and final("A" + chr(cp) + "\u03a3")))
+    emit_ranges(w, "CASED", "Characters that are `Cased` and not `Case_Ignorable` for Python's final-sigma rule.",
+                runs(cp for cp in range(0x110000) if final(chr(cp) + "\u03a3")))
     emit_ranges(w, "UNASSIGNED", "The code points Python 3.11's Unicode 14 database has not assigned\n"
                 "/// (category Cn): they have no case or normalization properties there.",
                 runs(cp for cp in range(0x110000) if unicodedata.category(chr(cp)) == "Cn"))
