@@ -229,6 +229,18 @@ mod tests {
     }
 
     #[test]
+    fn long_s_folds_like_python_regex() {
+        let t = tokenizer(77);
+        // open_clip 3.3.0: IGNORECASE lets `'ſ` and `<ſtart_of_text>` match the
+        // literal alternatives, but only the exact literal is special, so the
+        // latter is BPE-encoded as one word.
+        let want = [
+            343, 6, 129, 379, 27, 129, 123, 16707, 62, 684, 62, 18169, 285,
+        ];
+        assert_eq!(t.encode("x'ſ <ſtart_of_text>"), want);
+    }
+
+    #[test]
     fn rejects_zero_context() {
         assert!(matches!(
             Tokenizer::new(0),
