@@ -1,1 +1,4 @@
 //! Arbor engine (under construction).
+
+pub mod tokenizer;
+pub use tokenizer::Tokenizer;
