@@ -30,7 +30,8 @@ impl Matrix {
 /// Reads a 2-D float array (f32, or f64/f16 converted to f32). A 1-D array is one row.
 pub fn read_matrix(path: &Path) -> Result<Matrix> {
     let file = File::open(path).with_context(|| format!("{}: cannot open", path.display()))?;
-    let npy = npyz::NpyFile::new(BufReader::new(file)).with_context(|| format!("{}: not a .npy file", path.display()))?;
+    let npy =
+        npyz::NpyFile::new(BufReader::new(file)).with_context(|| format!("{}: not a .npy file", path.display()))?;
     let shape = npy.shape().to_vec();
     let (rows, cols) = match shape[..] {
         [n] => (1, n as usize),
@@ -53,9 +54,15 @@ pub fn read_matrix(path: &Path) -> Result<Matrix> {
 }
 
 /// Writes `data` as a `(rows, cols)` array, atomically.
-pub fn write_npy<T: npyz::Serialize + npyz::AutoSerialize + Copy>(path: &Path, rows: usize, cols: usize, data: &[T]) -> Result<()> {
+pub fn write_npy<T: npyz::Serialize + npyz::AutoSerialize + Copy>(
+    path: &Path,
+    rows: usize,
+    cols: usize,
+    data: &[T],
+) -> Result<()> {
     arbor_index::write_atomically(path, |w| {
-        let mut writer = npyz::WriteOptions::new().default_dtype().shape(&[rows as u64, cols as u64]).writer(w).begin_nd()?;
+        let mut writer =
+            npyz::WriteOptions::new().default_dtype().shape(&[rows as u64, cols as u64]).writer(w).begin_nd()?;
         writer.extend(data.iter().copied())?;
         writer.finish()
     })?;

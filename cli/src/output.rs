@@ -60,7 +60,9 @@ pub fn print_rows(format: Format, header: &[&str], rows: &[Vec<String>]) -> anyh
         Format::Json => {
             let objects: Vec<serde_json::Map<String, serde_json::Value>> = rows
                 .iter()
-                .map(|row| header.iter().zip(row).map(|(h, c)| (h.to_string(), serde_json::Value::String(c.clone()))).collect())
+                .map(|row| {
+                    header.iter().zip(row).map(|(h, c)| (h.to_string(), serde_json::Value::String(c.clone()))).collect()
+                })
                 .collect();
             print_json(&objects)
         }

@@ -6,6 +6,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 pub fn bar(total: u64, what: &str) -> ProgressBar {
     let bar = ProgressBar::new(total);
     let template = format!("{{spinner}} {what} [{{bar:30}}] {{pos}}/{{len}} ({{per_sec}}, {{eta}} left)");
-    bar.set_style(ProgressStyle::with_template(&template).unwrap_or_else(|_| ProgressStyle::default_bar()).progress_chars("=> "));
+    bar.set_style(
+        ProgressStyle::with_template(&template).unwrap_or_else(|_| ProgressStyle::default_bar()).progress_chars("=> "),
+    );
     bar
 }

@@ -11,7 +11,11 @@ fn fixture(name: &str) -> PathBuf {
 
 fn arbor(args: &[&str]) -> (bool, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_arbor")).args(args).output().expect("run arbor");
-    (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 fn read_npy<T: npyz::Deserialize>(p: &Path) -> (Vec<u64>, Vec<T>) {
@@ -20,7 +24,12 @@ fn read_npy<T: npyz::Deserialize>(p: &Path) -> (Vec<u64>, Vec<T>) {
 }
 
 fn write_npy(p: &Path, shape: &[u64], data: &[f32]) {
-    let mut w = npyz::WriteOptions::new().default_dtype().shape(shape).writer(std::fs::File::create(p).unwrap()).begin_nd().unwrap();
+    let mut w = npyz::WriteOptions::new()
+        .default_dtype()
+        .shape(shape)
+        .writer(std::fs::File::create(p).unwrap())
+        .begin_nd()
+        .unwrap();
     w.extend(data.iter().copied()).unwrap();
     w.finish().unwrap();
 }
@@ -38,10 +47,16 @@ fn import_query_info_verify_and_taxa() {
     let index = dir.path().join("tol");
     let index_s = index.to_str().unwrap();
     let (ok, _, err) = arbor(&[
-        "index", "import-pybioclip",
-        "--embeddings", fixture("txt_emb_species.npy").to_str().unwrap(),
-        "--names", fixture("txt_emb_species.json").to_str().unwrap(),
-        "--out", index_s, "--m", "8",
+        "index",
+        "import-pybioclip",
+        "--embeddings",
+        fixture("txt_emb_species.npy").to_str().unwrap(),
+        "--names",
+        fixture("txt_emb_species.json").to_str().unwrap(),
+        "--out",
+        index_s,
+        "--m",
+        "8",
     ]);
     assert!(ok, "{err}");
 
@@ -53,7 +68,19 @@ fn import_query_info_verify_and_taxa() {
     for exact in [false, true] {
         let ids = dir.path().join("ids.npy");
         let scores = dir.path().join("scores.npy");
-        let mut args = vec!["index", "query", index_s, "--vectors", qpath.to_str().unwrap(), "-k", "4", "--out", ids.to_str().unwrap(), "--scores", scores.to_str().unwrap()];
+        let mut args = vec![
+            "index",
+            "query",
+            index_s,
+            "--vectors",
+            qpath.to_str().unwrap(),
+            "-k",
+            "4",
+            "--out",
+            ids.to_str().unwrap(),
+            "--scores",
+            scores.to_str().unwrap(),
+        ];
         if exact {
             args.push("--exact");
         }
@@ -70,7 +97,19 @@ fn import_query_info_verify_and_taxa() {
     }
 
     // --within restricts to the subtree; JSON output names the taxa.
-    let (ok, out, err) = arbor(&["index", "query", index_s, "--vectors", qpath.to_str().unwrap(), "-k", "2", "--within", "Corvidae", "--format", "json"]);
+    let (ok, out, err) = arbor(&[
+        "index",
+        "query",
+        index_s,
+        "--vectors",
+        qpath.to_str().unwrap(),
+        "-k",
+        "2",
+        "--within",
+        "Corvidae",
+        "--format",
+        "json",
+    ]);
     assert!(ok, "{err}");
     let rows: Vec<serde_json::Value> = serde_json::from_str(&out).unwrap();
     assert_eq!(rows.len(), 6);
@@ -103,13 +142,36 @@ fn build_from_rows_and_csv_rejects_bad_input_with_the_file_named() {
     write_npy(&vpath, &[300, d as u64], &rows);
     let out = dir.path().join("idx");
     let taxa = fixture("taxa.csv");
-    let (ok, _, err) = arbor(&["index", "build", "--vectors", vpath.to_str().unwrap(), "--taxonomy", taxa.to_str().unwrap(), "--out", out.to_str().unwrap(), "--dtype", "f16", "--no-graph"]);
+    let (ok, _, err) = arbor(&[
+        "index",
+        "build",
+        "--vectors",
+        vpath.to_str().unwrap(),
+        "--taxonomy",
+        taxa.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--dtype",
+        "f16",
+        "--no-graph",
+    ]);
     assert!(ok, "{err}");
     let (_, info, _) = arbor(&["index", "info", out.to_str().unwrap(), "--format", "json"]);
     assert!(info.contains("\"f16\""), "{info}");
 
     // Wrong orientation: the count mismatch is explained.
-    let (ok, _, err) = arbor(&["index", "build", "--vectors", vpath.to_str().unwrap(), "--layout", "cols", "--taxonomy", taxa.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    let (ok, _, err) = arbor(&[
+        "index",
+        "build",
+        "--vectors",
+        vpath.to_str().unwrap(),
+        "--layout",
+        "cols",
+        "--taxonomy",
+        taxa.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     assert!(!ok && err.contains("v.npy") && err.contains("taxa"), "{err}");
 
     // A non-unit row is refused (unless --normalize), naming the row.
@@ -118,7 +180,17 @@ fn build_from_rows_and_csv_rejects_bad_input_with_the_file_named() {
     let bad = dir.path().join("bad.npy");
     write_npy(&bad, &[300, d as u64], &scaled);
     let args = |extra: Option<&str>| {
-        let mut a = vec!["index", "build", "--vectors", bad.to_str().unwrap(), "--taxonomy", taxa.to_str().unwrap(), "--out", out.to_str().unwrap(), "--no-graph"];
+        let mut a = vec![
+            "index",
+            "build",
+            "--vectors",
+            bad.to_str().unwrap(),
+            "--taxonomy",
+            taxa.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--no-graph",
+        ];
         a.extend(extra);
         arbor(&a.iter().map(|s| &**s).collect::<Vec<_>>())
     };
@@ -130,9 +202,27 @@ fn build_from_rows_and_csv_rejects_bad_input_with_the_file_named() {
     // A taxonomy without the required columns, and a file that is not .npy.
     let csv = dir.path().join("t.csv");
     std::fs::write(&csv, "genus,species\nCorvus,corax\n").unwrap();
-    let (ok, _, err) = arbor(&["index", "build", "--vectors", vpath.to_str().unwrap(), "--taxonomy", csv.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    let (ok, _, err) = arbor(&[
+        "index",
+        "build",
+        "--vectors",
+        vpath.to_str().unwrap(),
+        "--taxonomy",
+        csv.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     assert!(!ok && err.contains("t.csv") && err.contains("kingdom"), "{err}");
-    let (ok, _, err) = arbor(&["index", "build", "--vectors", csv.to_str().unwrap(), "--taxonomy", taxa.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    let (ok, _, err) = arbor(&[
+        "index",
+        "build",
+        "--vectors",
+        csv.to_str().unwrap(),
+        "--taxonomy",
+        taxa.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     assert!(!ok && err.contains("t.csv"), "{err}");
     // Unknown --within name.
     let (ok, _, err) = arbor(&["index", "taxa", out.to_str().unwrap(), "--within", "Draconidae"]);

@@ -34,19 +34,12 @@ fn cases() -> Vec<Case> {
         .lines()
         .enumerate()
         .map(|(i, line)| {
-            let v: Value =
-                serde_json::from_str(line).unwrap_or_else(|e| panic!("line {}: {e}", i + 1));
-            let field = |k: &str| {
-                v.get(k)
-                    .unwrap_or_else(|| panic!("line {} has no {k}", i + 1))
-            };
+            let v: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("line {}: {e}", i + 1));
+            let field = |k: &str| v.get(k).unwrap_or_else(|| panic!("line {} has no {k}", i + 1));
             Case {
                 line: i + 1,
                 text: field("text").as_str().expect("text is a string").to_owned(),
-                clean: field("clean")
-                    .as_str()
-                    .expect("clean is a string")
-                    .to_owned(),
+                clean: field("clean").as_str().expect("clean is a string").to_owned(),
                 ids: field("ids")
                     .as_array()
                     .expect("ids is an array")
@@ -57,11 +50,7 @@ fn cases() -> Vec<Case> {
             }
         })
         .collect();
-    assert_eq!(
-        cases.len(),
-        3000,
-        "tokenizer_cases.jsonl should have 3000 lines"
-    );
+    assert_eq!(cases.len(), 3000, "tokenizer_cases.jsonl should have 3000 lines");
     cases
 }
 
@@ -72,11 +61,7 @@ fn report(what: &str, total: usize, failures: &[String]) {
         panic!(
             "{what}: {}/{total} cases differ from open_clip:\n{}",
             failures.len(),
-            shown
-                .iter()
-                .map(|s| s.as_str())
-                .collect::<Vec<_>>()
-                .join("\n")
+            shown.iter().map(|s| s.as_str()).collect::<Vec<_>>().join("\n")
         );
     }
 }
@@ -88,12 +73,7 @@ fn clean_matches_open_clip() {
         .iter()
         .filter_map(|c| {
             let got = clean(&c.text);
-            (got != c.clean).then(|| {
-                format!(
-                    "line {}: {:?}\n   want {:?}\n    got {:?}",
-                    c.line, c.text, c.clean, got
-                )
-            })
+            (got != c.clean).then(|| format!("line {}: {:?}\n   want {:?}\n    got {:?}", c.line, c.text, c.clean, got))
         })
         .collect();
     report("clean", cases.len(), &failures);
@@ -109,10 +89,7 @@ fn ids_match_open_clip() {
             let encoded = tokenizer.encode(&c.text);
             let ids = tokenizer.tokenize(&c.text);
             (ids != c.ids || encoded.len() != c.n_tokens).then(|| {
-                format!(
-                    "line {}: {:?} (clean {:?})\n   want {:?}\n    got {:?}",
-                    c.line, c.text, c.clean, c.ids, ids
-                )
+                format!("line {}: {:?} (clean {:?})\n   want {:?}\n    got {:?}", c.line, c.text, c.clean, c.ids, ids)
             })
         })
         .collect();
@@ -134,13 +111,10 @@ fn batch_matches_single() {
 
 #[test]
 fn model_texts_match_text_ids_npy() {
-    let texts_json: Value =
-        serde_json::from_slice(&read_fixture("texts.json")).expect("texts.json is JSON");
+    let texts_json: Value = serde_json::from_slice(&read_fixture("texts.json")).expect("texts.json is JSON");
     let texts_json = texts_json.as_array().expect("texts.json is a list");
-    let texts: Vec<&str> = texts_json
-        .iter()
-        .map(|t| t["text"].as_str().expect("each text has a string `text`"))
-        .collect();
+    let texts: Vec<&str> =
+        texts_json.iter().map(|t| t["text"].as_str().expect("each text has a string `text`")).collect();
     let npy_bytes = read_fixture("text_ids.npy");
     let npy = npyz::NpyFile::new(&npy_bytes[..]).expect("text_ids.npy is an .npy file");
     assert_eq!(npy.shape(), &[20, 77]);
@@ -160,10 +134,7 @@ fn model_texts_match_text_ids_npy() {
         assert_eq!(json_ids, ids, "text {i}: texts.json ids");
     }
     // Text 19 holds a literal <end_of_text>: pooling takes that first EOT.
-    let first_eot = got[19]
-        .iter()
-        .position(|&id| id == EOT_TOKEN)
-        .expect("text 19 has an EOT");
+    let first_eot = got[19].iter().position(|&id| id == EOT_TOKEN).expect("text 19 has an EOT");
     assert_eq!(Tokenizer::eot_position(&got[19]), first_eot);
     assert!(got[19][first_eot + 1..].contains(&EOT_TOKEN));
 }
@@ -171,8 +142,7 @@ fn model_texts_match_text_ids_npy() {
 #[test]
 fn random_mojibake_cases_match_open_clip() {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/random_cases.jsonl");
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{} is missing: {e}", path.display()));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{} is missing: {e}", path.display()));
     let tokenizer = Tokenizer::openai().expect("bundled vocabulary");
     let mut total = 0;
     let mut failures = Vec::new();
@@ -189,10 +159,7 @@ fn random_mojibake_cases_match_open_clip() {
         want_ids.resize(77, 0);
         let (got_clean, got_ids) = (clean(input), tokenizer.tokenize(input));
         if got_clean != want_clean || got_ids != want_ids {
-            failures.push(format!(
-                "line {}: {input:?}\n   want {want_clean:?}\n    got {got_clean:?}",
-                i + 1
-            ));
+            failures.push(format!("line {}: {input:?}\n   want {want_clean:?}\n    got {got_clean:?}", i + 1));
         }
         total += 1;
     }

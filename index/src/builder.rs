@@ -52,7 +52,13 @@ pub struct IndexBuilder<'p> {
 impl<'p> IndexBuilder<'p> {
     /// A builder for `dim`-dimensional vectors: f32 storage and an HNSW graph with default parameters.
     pub fn new(dim: usize) -> Self {
-        IndexBuilder { dim, dtype: Dtype::F32, graph: Some(GraphParams::default()), source: String::new(), progress: None }
+        IndexBuilder {
+            dim,
+            dtype: Dtype::F32,
+            graph: Some(GraphParams::default()),
+            source: String::new(),
+            progress: None,
+        }
     }
 
     /// Storage type of the vectors.
@@ -186,7 +192,8 @@ impl<'p> IndexBuilder<'p> {
         };
         let mut offset = align_up(HEADER_LEN as u64);
         for (i, bytes) in sections.iter().enumerate() {
-            header.sections[i] = SectionEntry { offset, len: bytes.len() as u64, crc32: crc32fast::hash(bytes), reserved: 0 };
+            header.sections[i] =
+                SectionEntry { offset, len: bytes.len() as u64, crc32: crc32fast::hash(bytes), reserved: 0 };
             offset = align_up(offset + bytes.len() as u64);
         }
         header.header_crc32 = header.compute_crc();
@@ -276,7 +283,11 @@ impl Tables {
             }
             if !taxon.lineage.get(Rank::Species).is_empty() {
                 let name = binomial(taxon.lineage.get(Rank::Genus), taxon.lineage.get(Rank::Species));
-                t.names.push(NameEntry { name: strings.intern(name.trim()), rank: Rank::Species.depth() as u32, group: slot as u32 });
+                t.names.push(NameEntry {
+                    name: strings.intern(name.trim()),
+                    rank: Rank::Species.depth() as u32,
+                    group: slot as u32,
+                });
             }
             t.lineages.push(row);
             t.groups.push(group);
@@ -287,7 +298,9 @@ impl Tables {
             t.group_starts.push(order.len() as u32);
         }
         let keys = strings.lower_keys();
-        t.names.sort_by(|a, b| keys[a.name as usize].cmp(&keys[b.name as usize]).then(a.rank.cmp(&b.rank)).then(a.group.cmp(&b.group)));
+        t.names.sort_by(|a, b| {
+            keys[a.name as usize].cmp(&keys[b.name as usize]).then(a.rank.cmp(&b.rank)).then(a.group.cmp(&b.group))
+        });
         (t.string_offsets, t.string_blob) = strings.into_table();
         t
     }

@@ -47,17 +47,31 @@ pub fn read_pybioclip_names(path: &Path) -> Result<Vec<TaxonRecord>> {
         .into_iter()
         .enumerate()
         .map(|(i, (ranks, common_name))| {
-            let ranks: [String; 7] =
-                ranks.try_into().map_err(|r: Vec<String>| bad(format!("entry {i} has {} ranks, expected 7", r.len())))?;
+            let ranks: [String; 7] = ranks
+                .try_into()
+                .map_err(|r: Vec<String>| bad(format!("entry {i} has {} ranks, expected 7", r.len())))?;
             Ok(TaxonRecord { lineage: Lineage(ranks), common_name })
         })
         .collect()
 }
 
 /// Writes taxa as a taxonomy CSV (with pybioclip's extra `species` column).
-pub fn write_taxonomy_csv<W: std::io::Write>(out: W, taxa: impl IntoIterator<Item = (Lineage, String)>) -> csv::Result<()> {
+pub fn write_taxonomy_csv<W: std::io::Write>(
+    out: W,
+    taxa: impl IntoIterator<Item = (Lineage, String)>,
+) -> csv::Result<()> {
     let mut w = csv::Writer::from_writer(out);
-    w.write_record(["kingdom", "phylum", "class", "order", "family", "genus", "species_epithet", "species", "common_name"])?;
+    w.write_record([
+        "kingdom",
+        "phylum",
+        "class",
+        "order",
+        "family",
+        "genus",
+        "species_epithet",
+        "species",
+        "common_name",
+    ])?;
     for (lineage, common) in taxa {
         let species = lineage.species();
         let mut row: Vec<&str> = lineage.0.iter().map(String::as_str).collect();

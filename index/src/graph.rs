@@ -171,7 +171,15 @@ impl GraphView<'_> {
         VISITED.with(|v| self.search_base(rows, dim, q, ef, (cur_score, cur), &mut v.borrow_mut()))
     }
 
-    fn search_base(&self, rows: Rows<'_>, dim: usize, q: &[f32], ef: usize, start: (f32, u32), visited: &mut Visited) -> Vec<(f32, u32)> {
+    fn search_base(
+        &self,
+        rows: Rows<'_>,
+        dim: usize,
+        q: &[f32],
+        ef: usize,
+        start: (f32, u32),
+        visited: &mut Visited,
+    ) -> Vec<(f32, u32)> {
         let n = self.levels.len();
         visited.reset(n);
         visited.insert(start.1);

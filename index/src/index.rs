@@ -178,7 +178,11 @@ impl TaxonIndex {
 
     pub(crate) fn taxon_at(&self, slot: u32) -> Result<Taxon> {
         let row = self.lineage_row(slot)?;
-        Ok(Taxon { id: self.id_at(slot), lineage: self.lineage_at(slot)?, common_name: self.string(row[7])?.to_owned() })
+        Ok(Taxon {
+            id: self.id_at(slot),
+            lineage: self.lineage_at(slot)?,
+            common_name: self.string(row[7])?.to_owned(),
+        })
     }
 
     /// All taxa, or those under `within`, in taxon-id order.
@@ -218,7 +222,12 @@ impl TaxonIndex {
             let i = base + group as usize;
             match (starts.get(i), starts.get(i + 1)) {
                 (Some(&a), Some(&b)) if a < b && b as usize <= self.len() => a..b,
-                _ => return Err(IndexError::corrupt(&self.path, format!("group {group} at rank {rank} is out of range"))),
+                _ => {
+                    return Err(IndexError::corrupt(
+                        &self.path,
+                        format!("group {group} at rank {rank} is out of range"),
+                    ));
+                }
             }
         };
         let lineage = self.lineage_at(slots.start)?;
@@ -312,7 +321,8 @@ fn read_header(path: &Path, map: &[u8]) -> Result<Header> {
     if header.compute_crc() != header.header_crc32 {
         return Err(corrupt("header checksum mismatch".into()));
     }
-    let dtype = Dtype::from_code(header.dtype).ok_or_else(|| corrupt(format!("unknown dtype code {}", header.dtype)))?;
+    let dtype =
+        Dtype::from_code(header.dtype).ok_or_else(|| corrupt(format!("unknown dtype code {}", header.dtype)))?;
     let expected = expected_lengths(&header, dtype);
     let mut end = HEADER_LEN as u64;
     for s in Section::ALL {

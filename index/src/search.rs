@@ -177,10 +177,20 @@ impl TaxonIndex {
             // rows, c is m×n; every stride matches those shapes.
             unsafe {
                 matrixmultiply::sgemm(
-                    m, dim, n, 1.0,
-                    qs.as_ptr(), dim as isize, 1,
-                    vectors.as_ptr(), 1, dim as isize,
-                    0.0, scores.as_mut_ptr(), n as isize, 1,
+                    m,
+                    dim,
+                    n,
+                    1.0,
+                    qs.as_ptr(),
+                    dim as isize,
+                    1,
+                    vectors.as_ptr(),
+                    1,
+                    dim as isize,
+                    0.0,
+                    scores.as_mut_ptr(),
+                    n as isize,
+                    1,
                 );
             }
             for (i, row) in scores[..m * n].chunks_exact(n).enumerate() {

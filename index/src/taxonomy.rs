@@ -73,8 +73,12 @@ impl FromStr for Rank {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Rank::ALL
             .into_iter()
-            .find(|r| r.name().eq_ignore_ascii_case(s) || (s.eq_ignore_ascii_case("species_epithet") && *r == Rank::Species))
-            .ok_or_else(|| format!("unknown rank {s:?} (expected kingdom, phylum, class, order, family, genus or species)"))
+            .find(|r| {
+                r.name().eq_ignore_ascii_case(s) || (s.eq_ignore_ascii_case("species_epithet") && *r == Rank::Species)
+            })
+            .ok_or_else(|| {
+                format!("unknown rank {s:?} (expected kingdom, phylum, class, order, family, genus or species)")
+            })
     }
 }
 

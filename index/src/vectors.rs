@@ -35,10 +35,7 @@ pub fn check_rows(data: &[f32], dim: usize, require_unit: bool) -> Result<usize>
         return Err(IndexError::BadRequest("vector dimension must be at least 1".into()));
     }
     if data.len() % dim != 0 {
-        return Err(IndexError::BadRequest(format!(
-            "{} numbers do not form rows of dimension {dim}",
-            data.len()
-        )));
+        return Err(IndexError::BadRequest(format!("{} numbers do not form rows of dimension {dim}", data.len())));
     }
     for (row, v) in data.chunks_exact(dim).enumerate() {
         check_vector(row, v, dim, require_unit)?;
@@ -75,7 +72,12 @@ impl Rows<'_> {
     }
 
     /// Copies rows `slots` into `out` as f32 (for GEMM).
-    pub(crate) fn rows_f32<'b>(&'b self, slots: std::ops::Range<usize>, dim: usize, buf: &'b mut Vec<f32>) -> &'b [f32] {
+    pub(crate) fn rows_f32<'b>(
+        &'b self,
+        slots: std::ops::Range<usize>,
+        dim: usize,
+        buf: &'b mut Vec<f32>,
+    ) -> &'b [f32] {
         let r = slots.start * dim..slots.end * dim;
         match self {
             Rows::F32(v) => &v[r],

@@ -33,7 +33,11 @@ impl TaxonIndex {
         self.check_permutation()?;
         self.check_tables()?;
         self.check_graph()?;
-        Ok(VerifyReport { sections: Section::ALL.len(), bytes: bytes + crate::format::HEADER_LEN as u64, taxa: self.len() })
+        Ok(VerifyReport {
+            sections: Section::ALL.len(),
+            bytes: bytes + crate::format::HEADER_LEN as u64,
+            taxa: self.len(),
+        })
     }
 
     fn corrupt(&self, problem: String) -> IndexError {
@@ -80,7 +84,11 @@ impl TaxonIndex {
         let counts = self.header().groups;
         for (i, &g) in self.u32s(Section::Groups).iter().enumerate() {
             if g >= counts[i % GROUP_RANKS] {
-                return Err(self.corrupt(format!("slot {} has group {g} at depth {}", i / GROUP_RANKS, i % GROUP_RANKS)));
+                return Err(self.corrupt(format!(
+                    "slot {} has group {g} at depth {}",
+                    i / GROUP_RANKS,
+                    i % GROUP_RANKS
+                )));
             }
         }
         let names: &[NameEntry] = bytemuck::cast_slice(self.bytes(Section::Names));

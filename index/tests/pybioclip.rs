@@ -16,8 +16,16 @@ fn npy<T: npyz::Deserialize>(name: &str) -> (Vec<u64>, Vec<T>) {
     (npy.shape().to_vec(), npy.into_vec().unwrap())
 }
 
-const IMAGES: [&str; 8] =
-    ["chelsea.png", "china.jpg", "grace_hopper.jpg", "camera.png", "coffee_palette.png", "flower_exif6.jpg", "astronaut_tiny.png", "astronaut_rgba.png"];
+const IMAGES: [&str; 8] = [
+    "chelsea.png",
+    "china.jpg",
+    "grace_hopper.jpg",
+    "camera.png",
+    "coffee_palette.png",
+    "flower_exif6.jpg",
+    "astronaut_tiny.png",
+    "astronaut_rgba.png",
+];
 
 fn index() -> (tempfile::TempDir, TaxonIndex) {
     let taxa = read_pybioclip_names(&fixture("txt_emb_species.json")).unwrap();

@@ -79,7 +79,10 @@ fn f16_storage_halves_the_vectors_and_keeps_scores_close() {
     let size = |d: &tempfile::TempDir| std::fs::metadata(d.path().join("index.arbor")).unwrap().len();
     assert!(size(&d16) + 500 * 64 * 2 - 64 <= size(&d32), "{} vs {}", size(&d16), size(&d32));
     for q in queries(&w, 10, 0.5, 6).chunks(64) {
-        let (x, y) = (a.search(q, 1, SearchMode::Exact, Scope::All).unwrap(), b.search(q, 1, SearchMode::Exact, Scope::All).unwrap());
+        let (x, y) = (
+            a.search(q, 1, SearchMode::Exact, Scope::All).unwrap(),
+            b.search(q, 1, SearchMode::Exact, Scope::All).unwrap(),
+        );
         assert!((x[0].score - y[0].score).abs() < 2e-3);
     }
 }

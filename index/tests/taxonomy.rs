@@ -12,7 +12,10 @@ fn tree() -> Vec<TaxonRecord> {
         record(["Plantae", "Tracheophyta", "Magnoliopsida", "Rosales", "Moraceae", "Morus", "alba"], "white mulberry"),
         record(["Animalia", "Chordata", "Aves", "Suliformes", "Sulidae", "Morus", "bassanus"], "northern gannet"),
         record(["Animalia", "Chordata", "Aves", "Passeriformes", "Corvidae", "Corvus", "corone"], "carrion crow"),
-        record(["Animalia", "Chordata", "Mammalia", "Carnivora", "Ursidae", "Ursus", "arctos syriacus"], "Syrian brown bear"),
+        record(
+            ["Animalia", "Chordata", "Mammalia", "Carnivora", "Ursidae", "Ursus", "arctos syriacus"],
+            "Syrian brown bear",
+        ),
         record(["Animalia", "Chordata", "Aves", "", "", "Pica", "pica"], ""),
     ]
 }

@@ -17,7 +17,9 @@ use crate::progress::bar;
 #[derive(Debug, Subcommand)]
 pub enum IndexCommand {
     /// Build an index from embeddings (.npy) and a taxonomy CSV.
-    #[command(after_help = "Example:\n  arbor index build --vectors txt_emb.npy --taxonomy taxa.csv --out tol-index --dtype f16")]
+    #[command(
+        after_help = "Example:\n  arbor index build --vectors txt_emb.npy --taxonomy taxa.csv --out tol-index --dtype f16"
+    )]
     Build(BuildArgs),
     /// Build an index from pybioclip's tree-of-life files (txt_emb_species.npy + .json).
     #[command(
@@ -32,7 +34,9 @@ pub enum IndexCommand {
     #[command(after_help = "Example:\n  arbor index verify tol-index")]
     Verify(InfoArgs),
     /// Nearest taxa for query vectors (.npy), written as id and score arrays.
-    #[command(after_help = "Examples:\n  arbor index query tol-index --vectors q.npy -k 10 --out ids.npy --scores scores.npy\n  arbor index query tol-index --vectors q.npy -k 5 --within Aves --format json")]
+    #[command(
+        after_help = "Examples:\n  arbor index query tol-index --vectors q.npy -k 10 --out ids.npy --scores scores.npy\n  arbor index query tol-index --vectors q.npy -k 5 --within Aves --format json"
+    )]
     Query(QueryArgs),
     /// List taxa as CSV (like pybioclip's list-tol-taxa).
     #[command(after_help = "Example:\n  arbor index taxa tol-index --within Corvidae")]
@@ -223,7 +227,11 @@ fn info(a: &InfoArgs) -> Result<()> {
         vec!["dimension".into(), info.dim.to_string()],
         vec!["dtype".into(), info.dtype.to_string()],
         vec!["size".into(), format!("{:.1} MB", info.bytes as f64 / 1e6)],
-        vec!["graph".into(), info.graph_m.map_or("none (exact only)".into(), |m| format!("HNSW M={m}, {} levels", info.graph_levels + 1))],
+        vec![
+            "graph".into(),
+            info.graph_m
+                .map_or("none (exact only)".into(), |m| format!("HNSW M={m}, {} levels", info.graph_levels + 1)),
+        ],
         vec!["source".into(), info.meta.source.clone()],
     ];
     rows.extend(info.nodes_per_rank.iter().map(|(r, n)| vec![format!("{r} nodes"), n.to_string()]));
@@ -236,7 +244,13 @@ fn verify(a: &InfoArgs) -> Result<()> {
     if a.format == Format::Json {
         return print_json(&report);
     }
-    println!("{}: ok ({} sections, {} bytes checksummed, {} taxa)", index.path().display(), report.sections, report.bytes, report.taxa);
+    println!(
+        "{}: ok ({} sections, {} bytes checksummed, {} taxa)",
+        index.path().display(),
+        report.sections,
+        report.bytes,
+        report.taxa
+    );
     Ok(())
 }
 
@@ -259,11 +273,17 @@ fn query(a: &QueryArgs) -> Result<()> {
     }
     let cell = |i: usize, j: usize| hits[i].get(j);
     if let Some(out) = &a.out {
-        let ids: Vec<i64> = (0..q.rows).flat_map(|i| (0..a.k).map(move |j| (i, j))).map(|(i, j)| cell(i, j).map_or(-1, |h| h.taxon.0 as i64)).collect();
+        let ids: Vec<i64> = (0..q.rows)
+            .flat_map(|i| (0..a.k).map(move |j| (i, j)))
+            .map(|(i, j)| cell(i, j).map_or(-1, |h| h.taxon.0 as i64))
+            .collect();
         write_npy(out, q.rows, a.k, &ids)?;
     }
     if let Some(out) = &a.scores {
-        let s: Vec<f32> = (0..q.rows).flat_map(|i| (0..a.k).map(move |j| (i, j))).map(|(i, j)| cell(i, j).map_or(f32::NAN, |h| h.score)).collect();
+        let s: Vec<f32> = (0..q.rows)
+            .flat_map(|i| (0..a.k).map(move |j| (i, j)))
+            .map(|(i, j)| cell(i, j).map_or(f32::NAN, |h| h.score))
+            .collect();
         write_npy(out, q.rows, a.k, &s)?;
     }
     Ok(())
@@ -274,7 +294,14 @@ fn print_hits(index: &TaxonIndex, hits: &[Vec<Hit>], format: Format) -> Result<(
     for (q, list) in hits.iter().enumerate() {
         for (rank, h) in list.iter().enumerate() {
             let t = index.taxon(h.taxon)?;
-            rows.push(vec![q.to_string(), (rank + 1).to_string(), h.taxon.to_string(), t.lineage.species(), t.common_name, format!("{:.6}", h.score)]);
+            rows.push(vec![
+                q.to_string(),
+                (rank + 1).to_string(),
+                h.taxon.to_string(),
+                t.lineage.species(),
+                t.common_name,
+                format!("{:.6}", h.score),
+            ]);
         }
     }
     print_rows(format, &["query", "rank", "taxon_id", "species", "common_name", "score"], &rows)
@@ -300,7 +327,11 @@ fn taxa(a: &TaxaArgs) -> Result<()> {
                     row
                 })
                 .collect();
-            print_rows(Format::Table, &["id", "kingdom", "phylum", "class", "order", "family", "genus", "species_epithet", "common_name"], &rows)
+            print_rows(
+                Format::Table,
+                &["id", "kingdom", "phylum", "class", "order", "family", "genus", "species_epithet", "common_name"],
+                &rows,
+            )
         }
     }
 }

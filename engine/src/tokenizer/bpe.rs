@@ -20,12 +20,7 @@ impl BpeCache {
     pub(super) fn encode_word(&self, vocab: &Vocab, word: &str, out: &mut Vec<u32>) {
         // A poisoned lock only means another thread panicked mid-insert; the
         // map itself is still a valid cache.
-        if let Some(ids) = self
-            .words
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(word)
-        {
+        if let Some(ids) = self.words.read().unwrap_or_else(|e| e.into_inner()).get(word) {
             out.extend_from_slice(ids);
             return;
         }
@@ -44,19 +39,12 @@ impl BpeCache {
 /// the lowest merge rank until no pair has one.
 pub(super) fn bpe(vocab: &Vocab, word: &str) -> Vec<u32> {
     let bytes = word.as_bytes();
-    let mut symbols: Vec<u32> = bytes
-        .iter()
-        .enumerate()
-        .map(|(i, &b)| vocab.byte_id(b, i + 1 == bytes.len()))
-        .collect();
+    let mut symbols: Vec<u32> =
+        bytes.iter().enumerate().map(|(i, &b)| vocab.byte_id(b, i + 1 == bytes.len())).collect();
     while symbols.len() > 1 {
         let best = symbols
             .windows(2)
-            .filter_map(|pair| {
-                vocab
-                    .merge(pair[0], pair[1])
-                    .map(|(rank, _)| (rank, pair[0], pair[1]))
-            })
+            .filter_map(|pair| vocab.merge(pair[0], pair[1]).map(|(rank, _)| (rank, pair[0], pair[1])))
             .min();
         let Some((_, left, right)) = best else { break };
         symbols = merge_all(vocab, &symbols, left, right);

@@ -13,10 +13,7 @@ use super::textfix::{self, html};
 pub fn clean(text: &str) -> String {
     let fixed = textfix::fix_text(text);
     let unescaped = html::unescape(&html::unescape(&fixed)).into_owned();
-    let words: Vec<&str> = unescaped
-        .split(is_py_whitespace)
-        .filter(|w| !w.is_empty())
-        .collect();
+    let words: Vec<&str> = unescaped.split(is_py_whitespace).filter(|w| !w.is_empty()).collect();
     python_lower(&words.join(" "))
 }
 
@@ -32,11 +29,7 @@ fn python_lower(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for (i, &c) in chars.iter().enumerate() {
         if c == 'Σ' {
-            out.push(if is_final_sigma(&chars, i) {
-                'ς'
-            } else {
-                'σ'
-            });
+            out.push(if is_final_sigma(&chars, i) { 'ς' } else { 'σ' });
         } else if lowercased(c) {
             out.extend(c.to_lowercase());
         } else {
@@ -74,10 +67,7 @@ mod tests {
 
     #[test]
     fn lowercases_like_python() {
-        assert_eq!(
-            clean("İstanbul ΟΔΟΣ ΣΑ"),
-            "i\u{307}stanbul οδο\u{3c2} \u{3c3}α"
-        );
+        assert_eq!(clean("İstanbul ΟΔΟΣ ΣΑ"), "i\u{307}stanbul οδο\u{3c2} \u{3c3}α");
     }
 
     #[test]
@@ -85,10 +75,7 @@ mod tests {
         // Garay capital letter (Unicode 16): unassigned in Python 3.11.
         assert_eq!(python_lower("\u{10D50}A"), "\u{10D50}a");
         // Newer letters are not cased for the final-sigma rule either.
-        assert_eq!(
-            python_lower("ΟΔΟΣ\u{16EA0}\u{31B}Σ"),
-            "οδος\u{16EA0}\u{31B}σ"
-        );
+        assert_eq!(python_lower("ΟΔΟΣ\u{16EA0}\u{31B}Σ"), "οδος\u{16EA0}\u{31B}σ");
         assert_eq!(python_lower("ΑΣ\u{301} Σ. A.Σ"), "ας\u{301} σ. a.ς");
         assert!(lowercased('A') && lowercased('\u{130}') && !lowercased('a'));
     }

@@ -86,10 +86,8 @@ impl Tokenizer {
     /// `bpe_simple_vocab_16e6.txt.gz`.
     pub fn from_vocab_file(path: &Path, context_length: usize) -> Result<Self, TokenizerError> {
         let name = path.display().to_string();
-        let gz = std::fs::read(path).map_err(|e| TokenizerError::Vocab {
-            source_name: name.clone(),
-            problem: format!("cannot read: {e}"),
-        })?;
+        let gz = std::fs::read(path)
+            .map_err(|e| TokenizerError::Vocab { source_name: name.clone(), problem: format!("cannot read: {e}") })?;
         Self::with_vocab(Arc::new(Vocab::from_gz(&gz, &name)?), context_length)
     }
 
@@ -97,11 +95,7 @@ impl Tokenizer {
         if context_length == 0 {
             return Err(TokenizerError::ZeroContextLength);
         }
-        Ok(Self {
-            vocab,
-            cache: BpeCache::default(),
-            context_length,
-        })
+        Ok(Self { vocab, cache: BpeCache::default(), context_length })
     }
 
     /// The number of ids [`tokenize`](Self::tokenize) returns.
@@ -174,9 +168,7 @@ impl Tokenizer {
 fn pretokenizer() -> &'static Regex {
     static PATTERN: OnceLock<Regex> = OnceLock::new();
     PATTERN.get_or_init(|| {
-        let pattern = format!(
-            "(?i:<start_of_text>|<end_of_text>|'s|'t|'re|'ve|'m|'ll|'d)|{LETTER}+|{NUMBER}|{OTHER}+"
-        );
+        let pattern = format!("(?i:<start_of_text>|<end_of_text>|'s|'t|'re|'ve|'m|'ll|'d)|{LETTER}+|{NUMBER}|{OTHER}+");
         Regex::new(&pattern).unwrap_or_else(|e| panic!("invalid built-in pattern: {e}"))
     })
 }
@@ -234,18 +226,13 @@ mod tests {
         // open_clip 3.3.0: IGNORECASE lets `'ſ` and `<ſtart_of_text>` match the
         // literal alternatives, but only the exact literal is special, so the
         // latter is BPE-encoded as one word.
-        let want = [
-            343, 6, 129, 379, 27, 129, 123, 16707, 62, 684, 62, 18169, 285,
-        ];
+        let want = [343, 6, 129, 379, 27, 129, 123, 16707, 62, 684, 62, 18169, 285];
         assert_eq!(t.encode("x'ſ <ſtart_of_text>"), want);
     }
 
     #[test]
     fn rejects_zero_context() {
-        assert!(matches!(
-            Tokenizer::new(0),
-            Err(TokenizerError::ZeroContextLength)
-        ));
+        assert!(matches!(Tokenizer::new(0), Err(TokenizerError::ZeroContextLength)));
     }
 
     #[test]

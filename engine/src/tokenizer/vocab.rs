@@ -39,31 +39,23 @@ impl Vocab {
     pub(super) fn bundled() -> Result<Arc<Self>, TokenizerError> {
         static BUNDLED: OnceLock<Result<Arc<Vocab>, TokenizerError>> = OnceLock::new();
         BUNDLED
-            .get_or_init(|| {
-                Vocab::from_gz(BUNDLED_VOCAB_GZ, "bundled bpe_simple_vocab_16e6.txt.gz")
-                    .map(Arc::new)
-            })
+            .get_or_init(|| Vocab::from_gz(BUNDLED_VOCAB_GZ, "bundled bpe_simple_vocab_16e6.txt.gz").map(Arc::new))
             .clone()
     }
 
     /// Parses a gzipped merges file in the format of `bpe_simple_vocab_16e6.txt.gz`.
     pub(super) fn from_gz(gz: &[u8], source: &str) -> Result<Self, TokenizerError> {
         let mut text = String::new();
-        GzDecoder::new(gz)
-            .read_to_string(&mut text)
-            .map_err(|e| TokenizerError::Vocab {
-                source_name: source.to_owned(),
-                problem: format!("cannot decompress: {e}"),
-            })?;
+        GzDecoder::new(gz).read_to_string(&mut text).map_err(|e| TokenizerError::Vocab {
+            source_name: source.to_owned(),
+            problem: format!("cannot decompress: {e}"),
+        })?;
         Self::from_merges_text(&text, source)
     }
 
     /// Builds the vocabulary from the merges file's text (first line is a header).
     pub(super) fn from_merges_text(text: &str, source: &str) -> Result<Self, TokenizerError> {
-        let bad = |problem: String| TokenizerError::Vocab {
-            source_name: source.to_owned(),
-            problem,
-        };
+        let bad = |problem: String| TokenizerError::Vocab { source_name: source.to_owned(), problem };
         let alphabet = byte_alphabet();
         // Python builds `encoder` with dict(zip(vocab, ids)), so a string that
         // appears twice keeps its *last* id; mirror that.
@@ -76,19 +68,13 @@ impl Vocab {
         }
         let lines: Vec<&str> = text.split('\n').skip(1).take(MERGE_COUNT).collect();
         if lines.len() != MERGE_COUNT {
-            return Err(bad(format!(
-                "has {} merge lines, expected {MERGE_COUNT}",
-                lines.len()
-            )));
+            return Err(bad(format!("has {} merge lines, expected {MERGE_COUNT}", lines.len())));
         }
         let mut pairs = Vec::with_capacity(MERGE_COUNT);
         for (rank, line) in lines.iter().enumerate() {
             let mut parts = line.split_whitespace();
             let (Some(left), Some(right), None) = (parts.next(), parts.next(), parts.next()) else {
-                return Err(bad(format!(
-                    "merge line {} is not two symbols: {line:?}",
-                    rank + 2
-                )));
+                return Err(bad(format!("merge line {} is not two symbols: {line:?}", rank + 2)));
             };
             ids.insert(format!("{left}{right}"), (512 + rank) as u32);
             pairs.push((left, right));
@@ -96,9 +82,7 @@ impl Vocab {
         let mut merges = HashMap::with_capacity(MERGE_COUNT);
         for (rank, (left, right)) in pairs.into_iter().enumerate() {
             let id = |s: &str| {
-                ids.get(s).copied().ok_or_else(|| {
-                    bad(format!("merge line {} uses unknown symbol {s:?}", rank + 2))
-                })
+                ids.get(s).copied().ok_or_else(|| bad(format!("merge line {} uses unknown symbol {s:?}", rank + 2)))
             };
             let merged = id(&format!("{left}{right}"))?;
             merges.insert((id(left)?, id(right)?), (rank as u32, merged));
@@ -145,10 +129,7 @@ mod tests {
 
     #[test]
     fn rejects_corrupt_files() {
-        assert!(matches!(
-            Vocab::from_gz(b"not gzip", "x.gz"),
-            Err(TokenizerError::Vocab { .. })
-        ));
+        assert!(matches!(Vocab::from_gz(b"not gzip", "x.gz"), Err(TokenizerError::Vocab { .. })));
         let short = "#header\ni n\n";
         let err = Vocab::from_merges_text(short, "short.txt").map(|_| ());
         assert!(err.is_err_and(|e| e.to_string().contains("short.txt")));

@@ -79,7 +79,9 @@ pub fn queries(w: &World, nq: usize, noise: f32, seed: u64) -> Vec<f32> {
 pub fn brute_top_k(w: &World, q: &[f32], k: usize, keep: impl Fn(usize) -> bool) -> Vec<(u32, f32)> {
     let mut s: Vec<(u32, f64)> = (0..w.taxa.len())
         .filter(|&i| keep(i))
-        .map(|i| (i as u32, w.vectors[i * w.dim..(i + 1) * w.dim].iter().zip(q).map(|(a, b)| *a as f64 * *b as f64).sum()))
+        .map(|i| {
+            (i as u32, w.vectors[i * w.dim..(i + 1) * w.dim].iter().zip(q).map(|(a, b)| *a as f64 * *b as f64).sum())
+        })
         .collect();
     s.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
     s.into_iter().take(k).map(|(i, x)| (i, x as f32)).collect()

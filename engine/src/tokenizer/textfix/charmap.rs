@@ -20,9 +20,7 @@ impl Charmap {
     /// Encodes `text`, or `None` when a character has no byte in this code page
     /// (ftfy's `possible_encoding` is false).
     pub(super) fn encode(&self, text: &str) -> Option<Vec<u8>> {
-        text.chars()
-            .map(|c| self.encoder.get(&c).copied())
-            .collect()
+        text.chars().map(|c| self.encoder.get(&c).copied()).collect()
     }
 }
 
@@ -34,19 +32,11 @@ pub(super) fn charmaps() -> &'static [Charmap] {
             .iter()
             .map(|&(name, sloppy, high)| {
                 let low = (0u8..0x80).map(|b| {
-                    let c = if sloppy && b == 0x1A {
-                        '\u{FFFD}'
-                    } else {
-                        char::from(b)
-                    };
+                    let c = if sloppy && b == 0x1A { '\u{FFFD}' } else { char::from(b) };
                     (c, b)
                 });
                 let high = high.iter().zip(0x80u8..=0xFF).map(|(&c, b)| (c, b));
-                Charmap {
-                    name,
-                    sloppy,
-                    encoder: low.chain(high).collect(),
-                }
+                Charmap { name, sloppy, encoder: low.chain(high).collect() }
             })
             .collect()
     })
@@ -79,15 +69,7 @@ pub(super) fn decode_utf8_variants(bytes: &[u8]) -> Option<String> {
     while i < bytes.len() {
         let special = match bytes[i..] {
             [0xC0, 0x80, ..] => Some(('\0', 2)),
-            [
-                0xED,
-                b1 @ 0xA0..=0xAF,
-                b2 @ 0x80..=0xBF,
-                0xED,
-                b4 @ 0xB0..=0xBF,
-                b5 @ 0x80..=0xBF,
-                ..,
-            ] => {
+            [0xED, b1 @ 0xA0..=0xAF, b2 @ 0x80..=0xBF, 0xED, b4 @ 0xB0..=0xBF, b5 @ 0x80..=0xBF, ..] => {
                 let code = (u32::from(b1 & 0x0F) << 16)
                     + (u32::from(b2 & 0x3F) << 10)
                     + (u32::from(b4 & 0x0F) << 6)
@@ -122,10 +104,7 @@ mod tests {
         assert_eq!(maps[0].name, "latin-1");
         let latin1: String = (0u8..=0xFF).map(char::from).collect();
         assert_eq!(maps[0].encode(&latin1), Some((0u8..=0xFF).collect()));
-        assert_eq!(
-            maps[1].encode("€\u{81}\u{FFFD}"),
-            Some(vec![0x80, 0x81, 0x1A])
-        );
+        assert_eq!(maps[1].encode("€\u{81}\u{FFFD}"), Some(vec![0x80, 0x81, 0x1A]));
         assert_eq!(maps[1].encode("\u{1A}"), None);
         assert_eq!(maps[0].encode("€"), None);
     }
@@ -137,9 +116,6 @@ mod tests {
         assert_eq!(decode_utf8_variants(cesu).as_deref(), Some("\u{1F426}"));
         assert_eq!(decode_utf8_variants(b"\xED\xA0\xBD"), None);
         assert_eq!(decode_utf8_variants(b"\xC0\x81"), None);
-        assert_eq!(
-            decode_utf8_variants("é🐦".as_bytes()).as_deref(),
-            Some("é🐦")
-        );
+        assert_eq!(decode_utf8_variants("é🐦".as_bytes()).as_deref(), Some("é🐦"));
     }
 }

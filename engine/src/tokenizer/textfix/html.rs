@@ -23,8 +23,7 @@ pub(crate) fn unescape(text: &str) -> Cow<'_, str> {
     // Python's `html._charref`, alternative for alternative. `{1,32}` counts
     // characters in both engines.
     static CHARREF: OnceLock<Regex> = OnceLock::new();
-    let charref = CHARREF
-        .get_or_init(|| compile(r"&(#[0-9]+;?|#[xX][0-9a-fA-F]+;?|[^\t\n\x0C <&#;]{1,32};?)"));
+    let charref = CHARREF.get_or_init(|| compile(r"&(#[0-9]+;?|#[xX][0-9a-fA-F]+;?|[^\t\n\x0C <&#;]{1,32};?)"));
     charref.replace_all(text, |caps: &Captures<'_>| replace_charref(&caps[1]))
 }
 
@@ -113,16 +112,12 @@ fn numeric_charref(number: &str) -> String {
 /// Python's `html._invalid_codepoints`: controls and noncharacters that a
 /// numeric reference deletes.
 fn is_invalid_codepoint(code: u32) -> bool {
-    matches!(code, 0x01..=0x08 | 0x0B | 0x0E..=0x1F | 0x7F..=0x9F | 0xFDD0..=0xFDEF)
-        || code & 0xFFFE == 0xFFFE
+    matches!(code, 0x01..=0x08 | 0x0B | 0x0E..=0x1F | 0x7F..=0x9F | 0xFDD0..=0xFDEF) || code & 0xFFFE == 0xFFFE
 }
 
 /// Looks up an entity name (with its `;` if it has one) in the HTML5 table.
 fn html5(name: &str) -> Option<&'static str> {
-    HTML5_ENTITIES
-        .binary_search_by(|(key, _)| (*key).cmp(name))
-        .ok()
-        .map(|i| HTML5_ENTITIES[i].1)
+    HTML5_ENTITIES.binary_search_by(|(key, _)| (*key).cmp(name)).ok().map(|i| HTML5_ENTITIES[i].1)
 }
 
 /// Compiles one of this module's fixed patterns.
@@ -152,14 +147,8 @@ mod tests {
     fn ftfy_unescape_is_cautious() {
         assert_eq!(unescape_entities("P&EACUTE;REZ &eacute;"), "PÉREZ é");
         assert_eq!(unescape_entities("BUNDESSTRA&SZLIG;E"), "BUNDESSTRASSE");
-        assert_eq!(
-            unescape_entities("&ntilde; &Ntilde; &NTILDE; &nTILDE;"),
-            "ñ Ñ Ñ &nTILDE;"
-        );
-        assert_eq!(
-            unescape_entities("this&not that &amp"),
-            "this&not that &amp"
-        );
+        assert_eq!(unescape_entities("&ntilde; &Ntilde; &NTILDE; &nTILDE;"), "ñ Ñ Ñ &nTILDE;");
+        assert_eq!(unescape_entities("this&not that &amp"), "this&not that &amp");
         assert_eq!(unescape_entities("&#x2019;&#39;"), "\u{2019}'");
     }
 }

@@ -51,8 +51,7 @@ pub fn fix_text(text: &str) -> String {
 /// ASCII text with no `&` and no control character other than tab and line
 /// feed: no fixer has anything to do (the common case, worth a shortcut).
 fn is_plain_ascii(text: &str) -> bool {
-    text.bytes()
-        .all(|b| matches!(b, b'\t' | b'\n' | 0x20..=0x7E) && b != b'&')
+    text.bytes().all(|b| matches!(b, b'\t' | b'\n' | 0x20..=0x7E) && b != b'&')
 }
 
 /// Splits after each `\n`, and inside lines longer than [`MAX_SEGMENT_CHARS`].
@@ -66,9 +65,7 @@ fn segments(text: &str) -> impl Iterator<Item = &str> {
         let line = &rest[..line_end];
         // Counting characters only for long lines keeps this linear.
         let end = if line.len() > MAX_SEGMENT_CHARS {
-            line.char_indices()
-                .nth(MAX_SEGMENT_CHARS)
-                .map_or(line_end, |(i, _)| i)
+            line.char_indices().nth(MAX_SEGMENT_CHARS).map_or(line_end, |(i, _)| i)
         } else {
             line_end
         };
@@ -83,11 +80,7 @@ fn segments(text: &str) -> impl Iterator<Item = &str> {
 fn fix_segment(segment: &str, unescape_html: bool) -> String {
     let mut text = segment.to_owned();
     loop {
-        let mut fixed = if unescape_html {
-            html::unescape_entities(&text).into_owned()
-        } else {
-            text.clone()
-        };
+        let mut fixed = if unescape_html { html::unescape_entities(&text).into_owned() } else { text.clone() };
         fixed = mojibake::fix_encoding(&fixed);
         fixed = mojibake::fix_c1_controls(&fixed).into_owned();
         fixed = fix_latin_ligatures(&fixed);
@@ -185,16 +178,14 @@ fn uncurl_quotes(text: &str) -> String {
 
 /// CRLF, CR, LINE SEPARATOR, PARAGRAPH SEPARATOR and NEXT LINE all become `\n`.
 fn fix_line_breaks(text: &str) -> String {
-    text.replace("\r\n", "\n")
-        .replace(['\r', '\u{2028}', '\u{2029}', '\u{85}'], "\n")
+    text.replace("\r\n", "\n").replace(['\r', '\u{2028}', '\u{2029}', '\u{85}'], "\n")
 }
 
 /// Strips ANSI terminal escapes such as colour codes.
 fn remove_terminal_escapes(text: &str) -> String {
     static ANSI: OnceLock<Regex> = OnceLock::new();
     let ansi = ANSI.get_or_init(|| {
-        Regex::new(r"\x1b\[(?:\d|;)*[a-zA-Z]")
-            .unwrap_or_else(|e| panic!("invalid built-in pattern: {e}"))
+        Regex::new(r"\x1b\[(?:\d|;)*[a-zA-Z]").unwrap_or_else(|e| panic!("invalid built-in pattern: {e}"))
     });
     ansi.replace_all(text, "").into_owned()
 }
@@ -226,10 +217,7 @@ mod tests {
     fn ftfy_docstring_examples() {
         assert_eq!(fix_text("âœ” No problems"), "✔ No problems");
         assert_eq!(fix_text("&macr;\\_(ã\u{83}\u{84})_/&macr;"), "¯\\_(ツ)_/¯");
-        assert_eq!(
-            fix_text("Broken text&hellip; it&#x2019;s ﬂubberiﬁc!"),
-            "Broken text… it's flubberific!"
-        );
+        assert_eq!(fix_text("Broken text&hellip; it&#x2019;s ﬂubberiﬁc!"), "Broken text… it's flubberific!");
         assert_eq!(fix_text("ＬＯＵＤ　ＮＯＩＳＥＳ"), "LOUD NOISES");
         assert_eq!(fix_text("Ｕﾀｰﾝ"), "Uターン");
         assert_eq!(fix_text("\u{1b}[36;44mblue\u{1b}[0m"), "blue");

@@ -39,16 +39,7 @@ pub(super) fn fix_c1_controls(text: &str) -> Cow<'_, str> {
     if !text.chars().any(is_c1) {
         return Cow::Borrowed(text);
     }
-    let fixed = text
-        .chars()
-        .map(|c| {
-            if is_c1(c) {
-                charmap::windows_1252_sloppy(c as u8)
-            } else {
-                c
-            }
-        })
-        .collect();
+    let fixed = text.chars().map(|c| if is_c1(c) { charmap::windows_1252_sloppy(c as u8) } else { c }).collect();
     Cow::Owned(fixed)
 }
 
@@ -90,9 +81,7 @@ fn fix_encoding_step(text: &str) -> Option<String> {
             return Some(fixed);
         }
     }
-    text.chars()
-        .any(is_c1)
-        .then(|| fix_c1_controls(text).into_owned())
+    text.chars().any(is_c1).then(|| fix_c1_controls(text).into_owned())
 }
 
 /// Decodes the bytes of one code page as UTF-8, after ftfy's byte-level repairs.
@@ -101,9 +90,7 @@ fn redecode(map: &Charmap, mut bytes: Vec<u8>) -> Option<String> {
         bytes = restore_byte_a0(&bytes);
     }
     if map.sloppy {
-        bytes = lossy_utf8()
-            .replace_all(&bytes, "\u{FFFD}".as_bytes())
-            .into_owned();
+        bytes = lossy_utf8().replace_all(&bytes, "\u{FFFD}".as_bytes()).into_owned();
     }
     if bytes.contains(&0xED) || bytes.contains(&0xC0) {
         charmap::decode_utf8_variants(&bytes)
@@ -118,10 +105,7 @@ fn restore_byte_a0(bytes: &[u8]) -> Vec<u8> {
     let bytes = restore_a_grave(bytes);
     altered_utf8()
         .replace_all(&bytes, |caps: &ByteCaptures<'_>| {
-            caps[0]
-                .iter()
-                .map(|&b| if b == b' ' { 0xA0 } else { b })
-                .collect::<Vec<u8>>()
+            caps[0].iter().map(|&b| if b == b' ' { 0xA0 } else { b }).collect::<Vec<u8>>()
         })
         .into_owned()
 }
@@ -170,10 +154,8 @@ fn utf8_runs(text: &str) -> Vec<std::ops::Range<usize>> {
     let mut runs = Vec::new();
     let mut pos = 0;
     while let Some(m) = utf8_detector().find_at(text, pos) {
-        let after_strict = text[..m.start()]
-            .chars()
-            .next_back()
-            .is_some_and(|prev| strict.is_match(prev.encode_utf8(&mut [0; 4])));
+        let after_strict =
+            text[..m.start()].chars().next_back().is_some_and(|prev| strict.is_match(prev.encode_utf8(&mut [0; 4])));
         if after_strict {
             // Python retries one character later, where a shorter run may start.
             pos = m.start() + text[m.start()..].chars().next().map_or(1, char::len_utf8);
