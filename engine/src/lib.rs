@@ -1,1 +1,4 @@
 //! Arbor engine (under construction).
+
+pub mod preprocess;
+pub use preprocess::{Pipeline, PixelTensor, PreprocessError, Preprocessor};

@@ -1,0 +1,145 @@
+//! torchvision's antialiased bilinear resize of a float tensor (pybioclip's `Resize((S, S))`).
+//!
+//! This follows ATen's `_upsample_bilinear2d_aa` CPU kernel: separable, width pass first, each
+//! pass skipped when its size is unchanged, a `f32` intermediate, and triangle-filter weights
+//! computed in `f32` exactly as ATen does (mixed with the `f64` literals of its C++ source) and
+//! normalised by their `f32` sum. The weights are therefore bit-identical to torch's; the
+//! weighted sums are sequential `f32`, within a couple of ulp of torch's vectorised loop.
+
+/// Precomputed taps of one axis: first input index and normalised weights per output.
+#[derive(Debug, Clone)]
+pub struct AaKernel {
+    starts: Vec<usize>,
+    lens: Vec<usize>,
+    stride: usize,
+    weights: Vec<f32>,
+}
+
+impl AaKernel {
+    /// Bilinear (triangle) antialias weights mapping `in_size` samples onto `out_size`.
+    pub fn bilinear(in_size: usize, out_size: usize) -> Self {
+        // area_pixel_compute_scale with align_corners=false: float(in) / out.
+        let scale = in_size as f32 / out_size as f32;
+        // Bilinear has interp_size 2, so the half-width is 1 input pixel, widened on downscale.
+        let (support, invscale) = if scale >= 1.0 { (scale, 1.0 / scale) } else { (1.0f32, 1.0f32) };
+        let stride = (support.ceil() as usize) * 2 + 1;
+        let mut starts = Vec::with_capacity(out_size);
+        let mut lens = Vec::with_capacity(out_size);
+        let mut weights = vec![0f32; out_size * stride];
+        for (i, ws) in weights.chunks_exact_mut(stride).enumerate() {
+            // `scale * (i + 0.5)`: i + 0.5 is a double in the C++ source; the product is stored
+            // back into a float.
+            let center = (f64::from(scale) * (i as f64 + 0.5)) as f32;
+            let xmin = ((f64::from(center - support) + 0.5) as i64).max(0) as usize;
+            let xmax = ((f64::from(center + support) + 0.5) as i64).min(in_size as i64) as usize;
+            let len = xmax.saturating_sub(xmin).min(stride);
+            let mut total = 0f32;
+            for (j, w) in ws[..len].iter_mut().enumerate() {
+                // (j + xmin - center) is float, + 0.5 and * invscale promote to double, and the
+                // filter takes its argument as float.
+                let arg = ((f64::from((j + xmin) as f32 - center) + 0.5) * f64::from(invscale)) as f32;
+                *w = (1.0 - arg.abs()).max(0.0);
+                total += *w;
+            }
+            if total != 0.0 {
+                for w in &mut ws[..len] {
+                    *w /= total;
+                }
+            }
+            starts.push(xmin);
+            lens.push(len);
+        }
+        Self { starts, lens, stride, weights }
+    }
+
+    /// Number of output samples.
+    pub fn out_size(&self) -> usize {
+        self.starts.len()
+    }
+
+    #[inline]
+    fn taps(&self, i: usize) -> (usize, &[f32]) {
+        let at = i * self.stride;
+        (self.starts[i], &self.weights[at..at + self.lens[i]])
+    }
+}
+
+/// Resizes one `in_w`x`in_h` float plane to `out_w`x`out_h`.
+pub fn resize_plane(
+    plane: &[f32],
+    (in_w, in_h): (usize, usize),
+    (out_w, out_h): (usize, usize),
+) -> Vec<f32> {
+    assert_eq!(plane.len(), in_w * in_h, "plane size");
+    let widened;
+    let (src, w) = if out_w != in_w {
+        let k = AaKernel::bilinear(in_w, out_w);
+        let mut out = Vec::with_capacity(out_w * in_h);
+        for row in plane.chunks_exact(in_w) {
+            out.extend((0..out_w).map(|x| {
+                let (start, ws) = k.taps(x);
+                row[start..].iter().zip(ws).fold(0f32, |acc, (&v, &w)| acc + v * w)
+            }));
+        }
+        widened = out;
+        (widened.as_slice(), out_w)
+    } else {
+        (plane, in_w)
+    };
+    if out_h == in_h {
+        return src.to_vec();
+    }
+    let k = AaKernel::bilinear(in_h, out_h);
+    let mut out = Vec::with_capacity(w * out_h);
+    let mut acc = vec![0f32; w];
+    for y in 0..out_h {
+        let (start, ws) = k.taps(y);
+        acc.fill(0.0);
+        // Row-at-a-time: each output pixel still sums its taps in order j = 0, 1, ...
+        for (j, &wt) in ws.iter().enumerate() {
+            let row = &src[(start + j) * w..(start + j + 1) * w];
+            for (a, &v) in acc.iter_mut().zip(row) {
+                *a += v * wt;
+            }
+        }
+        out.extend_from_slice(&acc);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn weights_are_normalised() {
+        for (i, o) in [(451, 224), (56, 224), (600, 64), (7, 333), (333, 7)] {
+            let k = AaKernel::bilinear(i, o);
+            assert_eq!(k.out_size(), o);
+            for x in 0..o {
+                let (start, ws) = k.taps(x);
+                assert!(start + ws.len() <= i);
+                let sum: f32 = ws.iter().sum();
+                assert!((sum - 1.0).abs() < 1e-5, "{i}->{o} @{x}: {sum}");
+            }
+        }
+    }
+
+    #[test]
+    fn constant_plane_stays_constant() {
+        for &(iw, ih, ow, oh) in &[(7, 5, 333, 7), (333, 41, 7, 224), (10, 10, 10, 3)] {
+            let out = resize_plane(&vec![0.25f32; iw * ih], (iw, ih), (ow, oh));
+            assert_eq!(out.len(), ow * oh);
+            assert!(out.iter().all(|v| (v - 0.25).abs() < 1e-6), "{iw}x{ih}->{ow}x{oh}");
+        }
+    }
+
+    #[test]
+    fn integer_downscale_by_two_averages_pairs() {
+        // scale 2: support 2 → taps at distance 0.5 and 1.5 with weights 0.75/0.25, symmetric.
+        let row = [0.0f32, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0];
+        let out = resize_plane(&row, (8, 1), (4, 1));
+        // Interior outputs are the mean of their 4-tap window, i.e. the centre value.
+        assert!((out[1] - 2.5).abs() < 1e-6 && (out[2] - 4.5).abs() < 1e-6, "{out:?}");
+    }
+}
