@@ -69,7 +69,11 @@ pub fn decode(bytes: &[u8], name: &str, max_pixels: u64) -> Result<DecodedImage>
 /// Refuses empty images and images above the pixel cap.
 fn check_dimensions(name: &str, width: u64, height: u64, max_pixels: u64) -> Result<()> {
     if width == 0 || height == 0 {
-        return Err(PreprocessError::Empty { name: name.to_owned(), width, height });
+        return Err(PreprocessError::Empty {
+            name: name.to_owned(),
+            width,
+            height,
+        });
     }
     let pixels = width.saturating_mul(height);
     if pixels > max_pixels {
@@ -85,7 +89,11 @@ fn check_dimensions(name: &str, width: u64, height: u64, max_pixels: u64) -> Res
 }
 
 fn corrupt(name: &str, format: ImageFormat, reason: impl ToString) -> PreprocessError {
-    PreprocessError::Corrupt { name: name.to_owned(), format: format.name(), reason: reason.to_string() }
+    PreprocessError::Corrupt {
+        name: name.to_owned(),
+        format: format.name(),
+        reason: reason.to_string(),
+    }
 }
 
 /// An in-memory reader that remembers whether libjpeg asked for bytes past the end, which is
@@ -135,10 +143,17 @@ fn decode_jpeg(bytes: &[u8], name: &str, max_pixels: u64) -> Result<DecodedImage
                 .map(String::as_str)
                 .or_else(|| panic.downcast_ref::<&str>().copied())
                 .unwrap_or("libjpeg failed");
-            corrupt(name, format, reason.trim_start_matches("libjpeg fatal error: "))
+            corrupt(
+                name,
+                format,
+                reason.trim_start_matches("libjpeg fatal error: "),
+            )
         })??;
     if decoded.truncated {
-        return Err(PreprocessError::Truncated { name: name.to_owned(), format: format.name() });
+        return Err(PreprocessError::Truncated {
+            name: name.to_owned(),
+            format: format.name(),
+        });
     }
     DecodedImage::new(decoded.width, decoded.height, decoded.mode, decoded.pixels)
         .map(|im| im.with_orientation(decoded.orientation))
@@ -147,7 +162,10 @@ fn decode_jpeg(bytes: &[u8], name: &str, max_pixels: u64) -> Result<DecodedImage
 
 fn jpeg_pixels(bytes: &[u8], name: &str, max_pixels: u64) -> Result<JpegPixels> {
     let format = ImageFormat::Jpeg;
-    let reader = EndWatch { rest: bytes, ran_out: false };
+    let reader = EndWatch {
+        rest: bytes,
+        ran_out: false,
+    };
     let dec = Decompress::with_markers(&[Marker::APP(1)])
         .from_reader(reader)
         .map_err(|e| corrupt(name, format, e))?;
@@ -161,25 +179,43 @@ fn jpeg_pixels(bytes: &[u8], name: &str, max_pixels: u64) -> Result<JpegPixels> 
     // PIL picks its mode from the component count; libjpeg converts YCbCr→RGB and YCCK→CMYK.
     let (out_space, mode): (ColorSpace, ColorMode) = match dec.color_space() {
         J_COLOR_SPACE::JCS_GRAYSCALE => (J_COLOR_SPACE::JCS_GRAYSCALE, ColorMode::Gray),
-        J_COLOR_SPACE::JCS_CMYK | J_COLOR_SPACE::JCS_YCCK => (J_COLOR_SPACE::JCS_CMYK, ColorMode::Cmyk),
+        J_COLOR_SPACE::JCS_CMYK | J_COLOR_SPACE::JCS_YCCK => {
+            (J_COLOR_SPACE::JCS_CMYK, ColorMode::Cmyk)
+        }
         _ => (J_COLOR_SPACE::JCS_RGB, ColorMode::Rgb),
     };
-    let mut started = dec.to_colorspace(out_space).map_err(|e| corrupt(name, format, e))?;
-    let mut pixels: Vec<u8> = started.read_scanlines().map_err(|e| corrupt(name, format, e))?;
+    let mut started = dec
+        .to_colorspace(out_space)
+        .map_err(|e| corrupt(name, format, e))?;
+    let mut pixels: Vec<u8> = started
+        .read_scanlines()
+        .map_err(|e| corrupt(name, format, e))?;
     if mode == ColorMode::Cmyk {
         // PIL always assumes Adobe polarity (inverted CMYK), rawmode "CMYK;I".
         for v in &mut pixels {
             *v = !*v;
         }
     }
-    let reader = started.finish_into_inner().map_err(|e| corrupt(name, format, e))?;
-    Ok(JpegPixels { width, height, mode, pixels, orientation, truncated: reader.ran_out })
+    let reader = started
+        .finish_into_inner()
+        .map_err(|e| corrupt(name, format, e))?;
+    Ok(JpegPixels {
+        width,
+        height,
+        mode,
+        pixels,
+        orientation,
+        truncated: reader.ran_out,
+    })
 }
 
 fn png_error(name: &str, err: png::DecodingError) -> PreprocessError {
     match err {
         png::DecodingError::IoError(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
-            PreprocessError::Truncated { name: name.to_owned(), format: "PNG" }
+            PreprocessError::Truncated {
+                name: name.to_owned(),
+                format: "PNG",
+            }
         }
         other => corrupt(name, ImageFormat::Png, other),
     }
@@ -191,15 +227,24 @@ fn decode_png(bytes: &[u8], name: &str, max_pixels: u64) -> Result<DecodedImage>
     decoder.set_transformations(png::Transformations::IDENTITY);
     // The crate's default 64 MiB allocation limit would refuse ordinary 20 MP RGBA photos; the
     // pixel cap below is the real guard (8 bytes per pixel is the widest PNG sample layout).
-    decoder.set_limits(png::Limits { bytes: usize::try_from(max_pixels.saturating_mul(8)).unwrap_or(usize::MAX) });
+    decoder.set_limits(png::Limits {
+        bytes: usize::try_from(max_pixels.saturating_mul(8)).unwrap_or(usize::MAX),
+    });
     let header = decoder.read_header_info().map_err(|e| png_error(name, e))?;
-    check_dimensions(name, u64::from(header.width), u64::from(header.height), max_pixels)?;
+    check_dimensions(
+        name,
+        u64::from(header.width),
+        u64::from(header.height),
+        max_pixels,
+    )?;
     let mut reader = decoder.read_info().map_err(|e| png_error(name, e))?;
     let size = reader
         .output_buffer_size()
         .ok_or_else(|| corrupt(name, format, "image too large for memory"))?;
     let mut buf = vec![0u8; size];
-    let frame = reader.next_frame(&mut buf).map_err(|e| png_error(name, e))?;
+    let frame = reader
+        .next_frame(&mut buf)
+        .map_err(|e| png_error(name, e))?;
     let info = reader.info();
     let orientation = info
         .exif_metadata
@@ -248,14 +293,22 @@ fn png_to_pil<'a>(
             // PIL opens 16-bit gray as I;16, whose convert to L/RGB clips at 255 (it does not
             // scale); 16-bit colour is read as RGB(A) from the high bytes.
             BitDepth::Sixteen if color == ColorType::Grayscale => out.extend(
-                row.chunks_exact(2).take(width).map(|s| if s[0] == 0 { s[1] } else { 255 }),
+                row.chunks_exact(2)
+                    .take(width)
+                    .map(|s| if s[0] == 0 { s[1] } else { 255 }),
             ),
-            BitDepth::Sixteen => out.extend(row.chunks_exact(2).take(width * channels).map(|s| s[0])),
+            BitDepth::Sixteen => {
+                out.extend(row.chunks_exact(2).take(width * channels).map(|s| s[0]))
+            }
             // Sub-byte depths only exist for gray and palette (one channel).
             BitDepth::One | BitDepth::Two | BitDepth::Four => {
                 let per_byte = 8 / usize::from(bits);
                 let mask = (1u8 << bits) - 1;
-                let scale = if color == ColorType::Indexed { 1 } else { 255 / mask };
+                let scale = if color == ColorType::Indexed {
+                    1
+                } else {
+                    255 / mask
+                };
                 out.extend((0..width).map(|x| {
                     let byte = row[x / per_byte];
                     let shift = 8 - bits as usize * (x % per_byte + 1);
@@ -273,8 +326,14 @@ mod tests {
 
     #[test]
     fn sniffs_by_content() {
-        assert_eq!(ImageFormat::sniff(b"\xFF\xD8\xFF\xE0rest"), Some(ImageFormat::Jpeg));
-        assert_eq!(ImageFormat::sniff(b"\x89PNG\r\n\x1a\nrest"), Some(ImageFormat::Png));
+        assert_eq!(
+            ImageFormat::sniff(b"\xFF\xD8\xFF\xE0rest"),
+            Some(ImageFormat::Jpeg)
+        );
+        assert_eq!(
+            ImageFormat::sniff(b"\x89PNG\r\n\x1a\nrest"),
+            Some(ImageFormat::Png)
+        );
         assert_eq!(ImageFormat::sniff(b"GIF89a"), None);
         assert_eq!(ImageFormat::sniff(b""), None);
     }
@@ -283,7 +342,10 @@ mod tests {
     fn unknown_format_names_the_input() {
         let err = decode(b"hello world", "notes.txt", MAX_PIXELS).unwrap_err();
         let msg = err.to_string();
-        assert!(msg.contains("notes.txt") && msg.contains("68656c6c"), "{msg}");
+        assert!(
+            msg.contains("notes.txt") && msg.contains("68656c6c"),
+            "{msg}"
+        );
     }
 
     #[test]
@@ -302,9 +364,14 @@ mod tests {
         assert_eq!(px, vec![0, 85, 170, 255]);
         // 1-bit gray is mode "1", stored as 0/255.
         let row = [0b1010_0000u8];
-        let (mode, px) =
-            png_to_pil(png::ColorType::Grayscale, png::BitDepth::One, None, 3, std::iter::once(&row[..]))
-                .unwrap();
+        let (mode, px) = png_to_pil(
+            png::ColorType::Grayscale,
+            png::BitDepth::One,
+            None,
+            3,
+            std::iter::once(&row[..]),
+        )
+        .unwrap();
         assert_eq!(mode, ColorMode::Bilevel);
         assert_eq!(px, vec![255, 0, 255]);
     }
@@ -312,9 +379,14 @@ mod tests {
     #[test]
     fn sixteen_bit_gray_clips_like_pil_i16() {
         let row = [0u8, 100, 0, 255, 1, 0, 255, 255];
-        let (_, px) =
-            png_to_pil(png::ColorType::Grayscale, png::BitDepth::Sixteen, None, 4, std::iter::once(&row[..]))
-                .unwrap();
+        let (_, px) = png_to_pil(
+            png::ColorType::Grayscale,
+            png::BitDepth::Sixteen,
+            None,
+            4,
+            std::iter::once(&row[..]),
+        )
+        .unwrap();
         assert_eq!(px, vec![100, 255, 255, 255]);
     }
 }

@@ -51,11 +51,19 @@ impl Orientation {
         };
         let u16_at = |at: usize| -> Option<u16> {
             let b: [u8; 2] = tiff.get(at..at.checked_add(2)?)?.try_into().ok()?;
-            Some(if big_endian { u16::from_be_bytes(b) } else { u16::from_le_bytes(b) })
+            Some(if big_endian {
+                u16::from_be_bytes(b)
+            } else {
+                u16::from_le_bytes(b)
+            })
         };
         let u32_at = |at: usize| -> Option<u32> {
             let b: [u8; 4] = tiff.get(at..at.checked_add(4)?)?.try_into().ok()?;
-            Some(if big_endian { u32::from_be_bytes(b) } else { u32::from_le_bytes(b) })
+            Some(if big_endian {
+                u32::from_be_bytes(b)
+            } else {
+                u32::from_le_bytes(b)
+            })
         };
         let ifd0 = usize::try_from(u32_at(4)?).ok()?;
         let entries = u16_at(ifd0)?;
@@ -76,7 +84,10 @@ impl Orientation {
 
     /// Whether the transform swaps width and height.
     pub fn swaps_axes(self) -> bool {
-        matches!(self, Self::Transpose | Self::Rotate90 | Self::Transverse | Self::Rotate270)
+        matches!(
+            self,
+            Self::Transpose | Self::Rotate90 | Self::Transverse | Self::Rotate270
+        )
     }
 
     /// Applies the transform to an interleaved `width`x`height` image with `channels` samples
@@ -88,7 +99,11 @@ impl Orientation {
         channels: usize,
         pixels: &[u8],
     ) -> (usize, usize, Vec<u8>) {
-        let (out_w, out_h) = if self.swaps_axes() { (height, width) } else { (width, height) };
+        let (out_w, out_h) = if self.swaps_axes() {
+            (height, width)
+        } else {
+            (width, height)
+        };
         let mut out = Vec::with_capacity(pixels.len());
         for oy in 0..out_h {
             for ox in 0..out_w {
@@ -115,24 +130,36 @@ impl Orientation {
 mod tests {
     use super::*;
 
+    /// A minimal TIFF block: IFD0 with an unrelated tag, then the orientation.
     fn tiff_with_orientation(big_endian: bool, value: u16) -> Vec<u8> {
-        let (p16, p32): (fn(u16) -> [u8; 2], fn(u32) -> [u8; 4]) = if big_endian {
-            (u16::to_be_bytes, u32::to_be_bytes)
-        } else {
-            (u16::to_le_bytes, u32::to_le_bytes)
+        let p16 = |v: u16| {
+            if big_endian {
+                v.to_be_bytes()
+            } else {
+                v.to_le_bytes()
+            }
         };
-        let mut t = if big_endian { b"MM\0*".to_vec() } else { b"II*\0".to_vec() };
+        let p32 = |v: u32| {
+            if big_endian {
+                v.to_be_bytes()
+            } else {
+                v.to_le_bytes()
+            }
+        };
+        let mut t = if big_endian {
+            b"MM\0*".to_vec()
+        } else {
+            b"II*\0".to_vec()
+        };
         t.extend(p32(8));
-        t.extend(p16(2)); // two entries: an unrelated tag, then orientation
-        t.extend(p16(0x010f));
         t.extend(p16(2));
-        t.extend(p32(4));
-        t.extend(p32(0));
-        t.extend(p16(0x0112));
-        t.extend(p16(3));
-        t.extend(p32(1));
-        t.extend(p16(value));
-        t.extend([0, 0]);
+        for (tag, kind, value) in [(0x010f, 2, 0u16), (0x0112, 3, value)] {
+            t.extend(p16(tag));
+            t.extend(p16(kind));
+            t.extend(p32(1));
+            t.extend(p16(value));
+            t.extend([0, 0]);
+        }
         t
     }
 
@@ -153,7 +180,10 @@ mod tests {
         for cut in 0..good.len() - 2 {
             assert_eq!(Orientation::from_tiff(&good[..cut]), None, "cut at {cut}");
         }
-        assert_eq!(Orientation::from_jpeg_app1(b"http://ns.adobe.com/xap/1.0/\0"), None);
+        assert_eq!(
+            Orientation::from_jpeg_app1(b"http://ns.adobe.com/xap/1.0/\0"),
+            None
+        );
     }
 
     #[test]

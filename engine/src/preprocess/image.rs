@@ -187,7 +187,12 @@ impl DecodedImage {
     pub(crate) fn crop(&self, left: usize, top: usize, size_w: usize, size_h: usize) -> Self {
         let c = self.mode.channels();
         let mut pixels = Vec::with_capacity(size_w * size_h * c);
-        for row in self.pixels.chunks_exact(self.width * c).skip(top).take(size_h) {
+        for row in self
+            .pixels
+            .chunks_exact(self.width * c)
+            .skip(top)
+            .take(size_h)
+        {
             pixels.extend_from_slice(&row[left * c..(left + size_w) * c]);
         }
         self.with_pixels(size_w, size_h, pixels)
@@ -206,7 +211,11 @@ pub(crate) fn muldiv255(a: u8, b: u8) -> u8 {
 #[inline]
 fn cmyk_to_rgb(p: &[u8]) -> [u8; 3] {
     let nk = 255 - p[3];
-    [nk - muldiv255(p[0], nk), nk - muldiv255(p[1], nk), nk - muldiv255(p[2], nk)]
+    [
+        nk - muldiv255(p[0], nk),
+        nk - muldiv255(p[1], nk),
+        nk - muldiv255(p[2], nk),
+    ]
 }
 
 /// Premultiplies colour by alpha in place (PIL `RGBA`→`RGBa`, `LA`→`La`); alpha is the last

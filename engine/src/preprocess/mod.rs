@@ -40,6 +40,9 @@ pub use image::{ColorMode, DecodedImage, Palette};
 /// OpenAI CLIP's per-channel mean (RGB), used by BioCLIP.
 pub const OPENAI_MEAN: [f32; 3] = [0.481_454_66, 0.457_827_5, 0.408_210_73];
 /// OpenAI CLIP's per-channel standard deviation (RGB), used by BioCLIP.
+// The digits are OpenAI's published constants, kept verbatim so they can be checked against
+// open_clip; they round to the same f32 either way.
+#[allow(clippy::excessive_precision)]
 pub const OPENAI_STD: [f32; 3] = [0.268_629_54, 0.261_302_58, 0.275_777_1];
 
 /// Which reference preprocessing to reproduce.
@@ -121,7 +124,9 @@ impl Preprocessor {
     /// ignored (as in both references) and the PIL-like pixel cap [`MAX_PIXELS`].
     pub fn new(pipeline: Pipeline, size: usize) -> Result<Self> {
         if size == 0 {
-            return Err(PreprocessError::Config("output size must be at least 1".into()));
+            return Err(PreprocessError::Config(
+                "output size must be at least 1".into(),
+            ));
         }
         Ok(Self {
             pipeline,
@@ -171,8 +176,10 @@ impl Preprocessor {
     /// Reads, decodes and preprocesses an image file.
     pub fn load(&self, path: impl AsRef<Path>) -> Result<PixelTensor> {
         let path = path.as_ref();
-        let bytes = std::fs::read(path)
-            .map_err(|source| PreprocessError::Io { path: path.to_owned(), source })?;
+        let bytes = std::fs::read(path).map_err(|source| PreprocessError::Io {
+            path: path.to_owned(),
+            source,
+        })?;
         self.from_bytes(&bytes, &path.display().to_string())
     }
 
@@ -184,7 +191,11 @@ impl Preprocessor {
     /// Decodes an encoded image, applying the EXIF orientation if configured.
     pub fn decode(&self, bytes: &[u8], name: &str) -> Result<DecodedImage> {
         let image = decode::decode(bytes, name, self.max_pixels)?;
-        Ok(if self.exif_orient { image.apply_orientation() } else { image })
+        Ok(if self.exif_orient {
+            image.apply_orientation()
+        } else {
+            image
+        })
     }
 
     /// Runs the configured pipeline on a decoded image.
@@ -204,7 +215,10 @@ impl Preprocessor {
                 *v = (*v - self.mean[c]) / self.std[c];
             }
         }
-        PixelTensor { data: planes, size: self.size }
+        PixelTensor {
+            data: planes,
+            size: self.size,
+        }
     }
 }
 
@@ -264,7 +278,11 @@ pub fn shortest_side_resize(width: usize, height: usize, size: usize) -> (usize,
 fn center_offset(len: usize, size: usize) -> usize {
     let diff = len - size;
     let half = diff / 2;
-    if diff % 2 == 1 && half % 2 == 1 { half + 1 } else { half }
+    if diff % 2 == 1 && half % 2 == 1 {
+        half + 1
+    } else {
+        half
+    }
 }
 
 /// PIL `Image.resize((w, h), BICUBIC)` on the image's own mode: `P` and `1` are forced to
@@ -328,8 +346,15 @@ mod tests {
     fn config_is_validated() {
         assert!(Preprocessor::new(Pipeline::Crop, 0).is_err());
         let pre = Preprocessor::new(Pipeline::Crop, 8).unwrap();
-        assert!(pre.clone().with_normalization([0.5; 3], [0.0, 1.0, 1.0]).is_err());
-        assert!(pre.with_normalization([f32::NAN, 0.0, 0.0], [1.0; 3]).is_err());
+        assert!(
+            pre.clone()
+                .with_normalization([0.5; 3], [0.0, 1.0, 1.0])
+                .is_err()
+        );
+        assert!(
+            pre.with_normalization([f32::NAN, 0.0, 0.0], [1.0; 3])
+                .is_err()
+        );
     }
 
     #[test]
@@ -348,7 +373,10 @@ mod tests {
             for c in 0..3 {
                 let want = (128.0 / 255.0 - OPENAI_MEAN[c]) / OPENAI_STD[c];
                 let plane = &t.data()[c * 25..(c + 1) * 25];
-                assert!(plane.iter().all(|v| (v - want).abs() < 1e-6), "{pipeline} c{c}");
+                assert!(
+                    plane.iter().all(|v| (v - want).abs() < 1e-6),
+                    "{pipeline} c{c}"
+                );
             }
         }
     }

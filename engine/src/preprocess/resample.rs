@@ -64,12 +64,21 @@ impl AxisKernel {
                 let w = if total != 0.0 { w / total } else { *w };
                 // Round half away from zero, then truncate, as Pillow's two-branch cast does.
                 let scaled = w * f64::from(1u32 << PRECISION_BITS);
-                *q = if w < 0.0 { (scaled - 0.5) as i32 } else { (scaled + 0.5) as i32 };
+                *q = if w < 0.0 {
+                    (scaled - 0.5) as i32
+                } else {
+                    (scaled + 0.5) as i32
+                };
             }
             starts.push(xmin);
             lens.push(len);
         }
-        Self { starts, lens, ksize, weights }
+        Self {
+            starts,
+            lens,
+            ksize,
+            weights,
+        }
     }
 
     /// Number of output samples.
@@ -80,7 +89,13 @@ impl AxisKernel {
     /// The input range `[first, last)` that any output reads.
     fn input_span(&self) -> (usize, usize) {
         let first = self.starts.first().copied().unwrap_or(0);
-        let last = self.starts.iter().zip(&self.lens).map(|(s, l)| s + l).max().unwrap_or(0);
+        let last = self
+            .starts
+            .iter()
+            .zip(&self.lens)
+            .map(|(s, l)| s + l)
+            .max()
+            .unwrap_or(0);
         (first, last)
     }
 
@@ -182,7 +197,11 @@ pub fn bicubic_resize(
     in_size: (usize, usize),
     out_size: (usize, usize),
 ) -> Vec<u8> {
-    assert_eq!(src.len(), in_size.0 * in_size.1 * channels, "sample buffer size");
+    assert_eq!(
+        src.len(),
+        in_size.0 * in_size.1 * channels,
+        "sample buffer size"
+    );
     match channels {
         1 => bicubic_channels::<1>(src, in_size, out_size),
         2 => bicubic_channels::<2>(src, in_size, out_size),
@@ -243,14 +262,22 @@ mod tests {
                 let (_, ws) = k.taps(x);
                 let sum: i32 = ws.iter().sum();
                 // Each weight is rounded separately, so the sum is within a few units of 2^22.
-                assert!((sum - (1 << PRECISION_BITS)).abs() <= ws.len() as i32, "{i}->{o} @{x}");
+                assert!(
+                    (sum - (1 << PRECISION_BITS)).abs() <= ws.len() as i32,
+                    "{i}->{o} @{x}"
+                );
             }
         }
     }
 
     #[test]
     fn constant_image_stays_constant_at_odd_sizes() {
-        for &(iw, ih, ow, oh) in &[(7, 5, 333, 7), (333, 41, 7, 333), (10, 10, 10, 3), (9, 4, 2, 4)] {
+        for &(iw, ih, ow, oh) in &[
+            (7, 5, 333, 7),
+            (333, 41, 7, 333),
+            (10, 10, 10, 3),
+            (9, 4, 2, 4),
+        ] {
             for c in 1..=4 {
                 let src = vec![173u8; iw * ih * c];
                 let out = bicubic_resize(&src, c, (iw, ih), (ow, oh));
@@ -264,10 +291,15 @@ mod tests {
     fn extremes_clip_instead_of_wrapping() {
         // A hard black/white edge overshoots with bicubic's negative lobes; results must clip.
         let (w, h) = (9, 3);
-        let src: Vec<u8> = (0..w * h).map(|i| if i % w < 4 { 0 } else { 255 }).collect();
+        let src: Vec<u8> = (0..w * h)
+            .map(|i| if i % w < 4 { 0 } else { 255 })
+            .collect();
         let out = bicubic_resize(&src, 1, (w, h), (31, 3));
         assert!(out.contains(&0) && out.contains(&255));
-        assert!(out.windows(2).take(30).all(|p| p[0] <= p[1]), "monotone edge: {out:?}");
+        assert!(
+            out.windows(2).take(30).all(|p| p[0] <= p[1]),
+            "monotone edge: {out:?}"
+        );
     }
 
     #[test]
