@@ -79,38 +79,65 @@ impl AaKernel {
     }
 }
 
-/// Resizes one `in_w`x`in_h` float plane to `out_w`x`out_h`.
-pub fn resize_plane(
-    plane: &[f32],
+/// ToTensor's `f32(v) / 255` for every byte value (a division, not a multiplication by 1/255,
+/// which rounds differently).
+pub fn unit_table() -> [f32; 256] {
+    std::array::from_fn(|v| v as f32 / 255.0)
+}
+
+/// ToTensor + `Resize((out_h, out_w), antialias=True)` of interleaved RGB bytes: returns three
+/// CHW planes of `out_w`x`out_h` floats in `[0, 1]`.
+///
+/// The byte-to-float conversion is folded into the width pass (through [`unit_table`], so the
+/// values are those ToTensor produces), which avoids materialising a full-resolution float copy
+/// of the photo.
+pub fn resize_rgb(
+    rgb: &[u8],
     (in_w, in_h): (usize, usize),
     (out_w, out_h): (usize, usize),
 ) -> Vec<f32> {
-    assert_eq!(plane.len(), in_w * in_h, "plane size");
-    let widened;
-    let (src, w) = if out_w != in_w {
-        let k = AaKernel::bilinear(in_w, out_w);
-        let mut out = Vec::with_capacity(out_w * in_h);
-        for row in plane.chunks_exact(in_w) {
-            out.extend((0..out_w).map(|x| {
-                let (start, ws) = k.taps(x);
-                row[start..]
-                    .iter()
-                    .zip(ws)
-                    .fold(0f32, |acc, (&v, &w)| acc + v * w)
-            }));
+    assert_eq!(rgb.len(), in_w * in_h * 3, "RGB buffer size");
+    let unit = unit_table();
+    let mid = in_h * out_w;
+    let mut widened = vec![0f32; 3 * mid];
+    if out_w == in_w {
+        for (i, px) in rgb.chunks_exact(3).enumerate() {
+            for c in 0..3 {
+                widened[c * mid + i] = unit[usize::from(px[c])];
+            }
         }
-        widened = out;
-        (widened.as_slice(), out_w)
     } else {
-        (plane, in_w)
-    };
+        let k = AaKernel::bilinear(in_w, out_w);
+        for (y, row) in rgb.chunks_exact(in_w * 3).enumerate() {
+            for x in 0..out_w {
+                let (start, ws) = k.taps(x);
+                let mut acc = [0f32; 3];
+                for (px, &w) in row[start * 3..].chunks_exact(3).zip(ws) {
+                    for c in 0..3 {
+                        acc[c] += unit[usize::from(px[c])] * w;
+                    }
+                }
+                for (c, v) in acc.into_iter().enumerate() {
+                    widened[c * mid + y * out_w + x] = v;
+                }
+            }
+        }
+    }
     if out_h == in_h {
-        return src.to_vec();
+        return widened;
     }
     let k = AaKernel::bilinear(in_h, out_h);
-    let mut out = Vec::with_capacity(w * out_h);
+    widened
+        .chunks_exact(mid)
+        .flat_map(|plane| vertical(plane, out_w, &k))
+        .collect()
+}
+
+/// The height pass over one plane of width `w`.
+fn vertical(src: &[f32], w: usize, k: &AaKernel) -> Vec<f32> {
+    let mut out = Vec::with_capacity(w * k.out_size());
     let mut acc = vec![0f32; w];
-    for y in 0..out_h {
+    for y in 0..k.out_size() {
         let (start, ws) = k.taps(y);
         acc.fill(0.0);
         // Row-at-a-time: each output pixel still sums its taps in order j = 0, 1, ...
@@ -144,26 +171,32 @@ mod tests {
     }
 
     #[test]
-    fn constant_plane_stays_constant() {
-        for &(iw, ih, ow, oh) in &[(7, 5, 333, 7), (333, 41, 7, 224), (10, 10, 10, 3)] {
-            let out = resize_plane(&vec![0.25f32; iw * ih], (iw, ih), (ow, oh));
-            assert_eq!(out.len(), ow * oh);
-            assert!(
-                out.iter().all(|v| (v - 0.25).abs() < 1e-6),
-                "{iw}x{ih}->{ow}x{oh}"
-            );
+    fn constant_image_stays_constant() {
+        let want = 64.0 / 255.0;
+        for &(iw, ih, ow, oh) in &[(7, 5, 333, 7), (333, 41, 7, 224), (10, 10, 10, 3), (4, 4, 4, 4)] {
+            let out = resize_rgb(&vec![64u8; iw * ih * 3], (iw, ih), (ow, oh));
+            assert_eq!(out.len(), 3 * ow * oh);
+            assert!(out.iter().all(|v| (v - want).abs() < 1e-6), "{iw}x{ih}->{ow}x{oh}");
         }
     }
 
     #[test]
     fn integer_downscale_by_two_averages_pairs() {
-        // scale 2: support 2 → taps at distance 0.5 and 1.5 with weights 0.75/0.25, symmetric.
-        let row = [0.0f32, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0];
-        let out = resize_plane(&row, (8, 1), (4, 1));
-        // Interior outputs are the mean of their 4-tap window, i.e. the centre value.
-        assert!(
-            (out[1] - 2.5).abs() < 1e-6 && (out[2] - 4.5).abs() < 1e-6,
-            "{out:?}"
-        );
+        // scale 2: support 2 → taps at distance 0.5 and 1.5 with weights 0.375/0.125, symmetric.
+        let row: Vec<u8> = (0..8u8).flat_map(|v| [v, 2 * v, 0]).collect();
+        let out = resize_rgb(&row, (8, 1), (4, 1));
+        // Interior outputs are the weighted mean of their 4-tap window: the window's centre.
+        let unit = |v: f32| v / 255.0;
+        assert!((out[1] - unit(2.5)).abs() < 1e-6 && (out[2] - unit(4.5)).abs() < 1e-6);
+        assert!((out[4 + 1] - unit(5.0)).abs() < 1e-6, "green plane: {out:?}");
+        assert!(out[8..].iter().all(|&v| v == 0.0), "blue plane stays zero");
+    }
+
+    #[test]
+    fn unit_table_is_a_division() {
+        let t = unit_table();
+        assert_eq!(t[0], 0.0);
+        assert_eq!(t[255], 1.0);
+        assert_eq!(t[51].to_bits(), (51f32 / 255.0).to_bits());
     }
 }

@@ -222,33 +222,19 @@ impl Preprocessor {
     }
 }
 
-/// Interleaved RGB bytes → three planes of `f32(v) / 255` (ToTensor: a division, not a
-/// multiplication by 1/255, which would round differently).
+/// Interleaved RGB bytes → three planes of ToTensor's `f32(v) / 255`.
 fn to_unit_planes(rgb: &[u8]) -> Vec<f32> {
-    let n = rgb.len() / 3;
-    let mut planes = vec![0f32; 3 * n];
-    let (r, gb) = planes.split_at_mut(n);
-    let (g, b) = gb.split_at_mut(n);
-    for (i, px) in rgb.chunks_exact(3).enumerate() {
-        r[i] = f32::from(px[0]) / 255.0;
-        g[i] = f32::from(px[1]) / 255.0;
-        b[i] = f32::from(px[2]) / 255.0;
-    }
-    planes
+    let unit = antialias::unit_table();
+    (0..3)
+        .flat_map(|c| rgb.iter().skip(c).step_by(3).map(|&v| unit[usize::from(v)]))
+        .collect()
 }
 
 /// pybioclip's geometry: RGB, unit floats, antialiased bilinear resize of each plane to SxS.
 /// Returns CHW planes in `[0, 1]`, not yet normalised.
 pub fn squash(image: &DecodedImage, size: usize) -> Vec<f32> {
-    let (w, h) = (image.width(), image.height());
-    let planes = to_unit_planes(&image.to_rgb());
-    if (w, h) == (size, size) {
-        return planes;
-    }
-    planes
-        .chunks_exact(w * h)
-        .flat_map(|plane| antialias::resize_plane(plane, (w, h), (size, size)))
-        .collect()
+    let size_in = (image.width(), image.height());
+    antialias::resize_rgb(&image.to_rgb(), size_in, (size, size))
 }
 
 /// open_clip's geometry up to `convert("RGB")`: the `size`x`size` RGB bytes (HWC) that
