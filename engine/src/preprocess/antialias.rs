@@ -173,10 +173,18 @@ mod tests {
     #[test]
     fn constant_image_stays_constant() {
         let want = 64.0 / 255.0;
-        for &(iw, ih, ow, oh) in &[(7, 5, 333, 7), (333, 41, 7, 224), (10, 10, 10, 3), (4, 4, 4, 4)] {
+        for &(iw, ih, ow, oh) in &[
+            (7, 5, 333, 7),
+            (333, 41, 7, 224),
+            (10, 10, 10, 3),
+            (4, 4, 4, 4),
+        ] {
             let out = resize_rgb(&vec![64u8; iw * ih * 3], (iw, ih), (ow, oh));
             assert_eq!(out.len(), 3 * ow * oh);
-            assert!(out.iter().all(|v| (v - want).abs() < 1e-6), "{iw}x{ih}->{ow}x{oh}");
+            assert!(
+                out.iter().all(|v| (v - want).abs() < 1e-6),
+                "{iw}x{ih}->{ow}x{oh}"
+            );
         }
     }
 
@@ -188,7 +196,10 @@ mod tests {
         // Interior outputs are the weighted mean of their 4-tap window: the window's centre.
         let unit = |v: f32| v / 255.0;
         assert!((out[1] - unit(2.5)).abs() < 1e-6 && (out[2] - unit(4.5)).abs() < 1e-6);
-        assert!((out[4 + 1] - unit(5.0)).abs() < 1e-6, "green plane: {out:?}");
+        assert!(
+            (out[4 + 1] - unit(5.0)).abs() < 1e-6,
+            "green plane: {out:?}"
+        );
         assert!(out[8..].iter().all(|&v| v == 0.0), "blue plane stays zero");
     }
 

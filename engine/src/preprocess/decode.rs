@@ -280,6 +280,7 @@ fn png_to_pil<'a>(
     };
     let mode = match color {
         ColorType::Grayscale if bits == 1 => ColorMode::Bilevel,
+        ColorType::Grayscale if bits == 16 => ColorMode::Gray16,
         ColorType::Grayscale => ColorMode::Gray,
         ColorType::GrayscaleAlpha => ColorMode::GrayAlpha,
         ColorType::Rgb => ColorMode::Rgb,
@@ -290,13 +291,11 @@ fn png_to_pil<'a>(
     for row in rows {
         match depth {
             BitDepth::Eight => out.extend_from_slice(&row[..width * channels]),
-            // PIL opens 16-bit gray as I;16, whose convert to L/RGB clips at 255 (it does not
-            // scale); 16-bit colour is read as RGB(A) from the high bytes.
-            BitDepth::Sixteen if color == ColorType::Grayscale => out.extend(
-                row.chunks_exact(2)
-                    .take(width)
-                    .map(|s| if s[0] == 0 { s[1] } else { 255 }),
-            ),
+            // PIL opens 16-bit gray as I;16 (kept in 16 bits, see ColorMode::Gray16); 16-bit
+            // colour is read as RGB(A) from the high bytes.
+            BitDepth::Sixteen if color == ColorType::Grayscale => {
+                out.extend(row.chunks_exact(2).take(width).flat_map(|s| [s[1], s[0]]));
+            }
             BitDepth::Sixteen => {
                 out.extend(row.chunks_exact(2).take(width * channels).map(|s| s[0]))
             }
@@ -377,9 +376,9 @@ mod tests {
     }
 
     #[test]
-    fn sixteen_bit_gray_clips_like_pil_i16() {
+    fn sixteen_bit_gray_is_kept_as_i16() {
         let row = [0u8, 100, 0, 255, 1, 0, 255, 255];
-        let (_, px) = png_to_pil(
+        let (mode, px) = png_to_pil(
             png::ColorType::Grayscale,
             png::BitDepth::Sixteen,
             None,
@@ -387,6 +386,8 @@ mod tests {
             std::iter::once(&row[..]),
         )
         .unwrap();
-        assert_eq!(px, vec![100, 255, 255, 255]);
+        assert_eq!(mode, ColorMode::Gray16);
+        // Big-endian PNG samples become little-endian u16 pairs.
+        assert_eq!(px, vec![100, 0, 255, 0, 0, 1, 255, 255]);
     }
 }

@@ -35,6 +35,9 @@ pub enum ColorMode {
     Bilevel,
     /// `L`: 8-bit grayscale.
     Gray,
+    /// `I;16`: 16-bit grayscale, stored as little-endian `u16` byte pairs. Only 16-bit
+    /// grayscale PNGs produce it; PIL resizes it in 16 bits and clips it to 255 on conversion.
+    Gray16,
     /// `LA`: grayscale + alpha, interleaved.
     GrayAlpha,
     /// `RGB`.
@@ -48,11 +51,11 @@ pub enum ColorMode {
 }
 
 impl ColorMode {
-    /// Samples per pixel.
-    pub fn channels(&self) -> usize {
+    /// Bytes per pixel in [`DecodedImage::pixels`] (the sample count, except for `I;16`).
+    pub fn bytes_per_pixel(&self) -> usize {
         match self {
             Self::Bilevel | Self::Gray | Self::Palette(_) => 1,
-            Self::GrayAlpha => 2,
+            Self::GrayAlpha | Self::Gray16 => 2,
             Self::Rgb => 3,
             Self::Rgba | Self::Cmyk => 4,
         }
@@ -63,6 +66,7 @@ impl ColorMode {
         match self {
             Self::Bilevel => "1",
             Self::Gray => "L",
+            Self::Gray16 => "I;16",
             Self::GrayAlpha => "LA",
             Self::Rgb => "RGB",
             Self::Rgba => "RGBA",
@@ -74,7 +78,7 @@ impl ColorMode {
 
 /// An 8-bit image in one of PIL's modes: row-major, channels interleaved.
 ///
-/// The invariant `pixels.len() == width * height * mode.channels()` is checked on construction,
+/// The invariant `pixels.len() == width * height * mode.bytes_per_pixel()` is checked on construction,
 /// so the kernels can index without re-validating.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DecodedImage {
@@ -89,7 +93,9 @@ impl DecodedImage {
     /// Wraps decoded samples; `None` if the buffer length does not match the dimensions, or a
     /// dimension is zero.
     pub fn new(width: usize, height: usize, mode: ColorMode, pixels: Vec<u8>) -> Option<Self> {
-        let expected = width.checked_mul(height)?.checked_mul(mode.channels())?;
+        let expected = width
+            .checked_mul(height)?
+            .checked_mul(mode.bytes_per_pixel())?;
         (width > 0 && height > 0 && pixels.len() == expected).then_some(Self {
             width,
             height,
@@ -134,7 +140,7 @@ impl DecodedImage {
     /// leaving an upright image whose recorded orientation is [`Orientation::Normal`].
     pub fn apply_orientation(self) -> Self {
         let orientation = self.orientation;
-        let channels = self.mode.channels();
+        let channels = self.mode.bytes_per_pixel();
         let (width, height, pixels) =
             orientation.transform(self.width, self.height, channels, &self.pixels);
         Self {
@@ -156,6 +162,11 @@ impl DecodedImage {
             ColorMode::Bilevel | ColorMode::Gray => {
                 out.extend(self.pixels.iter().flat_map(|&v| [v, v, v]));
             }
+            // PIL's I16→RGB: values above 255 saturate (no scaling).
+            ColorMode::Gray16 => out.extend(self.pixels.chunks_exact(2).flat_map(|p| {
+                let v = if p[1] == 0 { p[0] } else { 255 };
+                [v, v, v]
+            })),
             ColorMode::GrayAlpha => {
                 out.extend(self.pixels.chunks_exact(2).flat_map(|p| [p[0], p[0], p[0]]));
             }
@@ -172,7 +183,7 @@ impl DecodedImage {
 
     /// The same image with its samples replaced (same mode, new size). Used by the resamplers.
     pub(crate) fn with_pixels(&self, width: usize, height: usize, pixels: Vec<u8>) -> Self {
-        debug_assert_eq!(pixels.len(), width * height * self.mode.channels());
+        debug_assert_eq!(pixels.len(), width * height * self.mode.bytes_per_pixel());
         Self {
             width,
             height,
@@ -182,10 +193,10 @@ impl DecodedImage {
         }
     }
 
-    /// The `size`x`size` window whose top-left corner is (`left`, `top`). The caller guarantees
-    /// that it lies inside the image.
+    /// The `size_w`x`size_h` window whose top-left corner is (`left`, `top`). The caller
+    /// guarantees that it lies inside the image.
     pub(crate) fn crop(&self, left: usize, top: usize, size_w: usize, size_h: usize) -> Self {
-        let c = self.mode.channels();
+        let c = self.mode.bytes_per_pixel();
         let mut pixels = Vec::with_capacity(size_w * size_h * c);
         for row in self
             .pixels
@@ -269,6 +280,19 @@ mod tests {
     fn rgba_to_rgb_drops_alpha_without_compositing() {
         let im = DecodedImage::new(1, 1, ColorMode::Rgba, vec![10, 20, 30, 0]).unwrap();
         assert_eq!(im.to_rgb(), vec![10, 20, 30]);
+    }
+
+    #[test]
+    fn gray16_saturates_instead_of_scaling() {
+        let px = [100u16, 255, 256, 65535]
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect();
+        let im = DecodedImage::new(4, 1, ColorMode::Gray16, px).unwrap();
+        assert_eq!(
+            im.to_rgb(),
+            [100, 100, 100, 255, 255, 255, 255, 255, 255, 255, 255, 255]
+        );
     }
 
     #[test]

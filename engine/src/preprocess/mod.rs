@@ -272,13 +272,14 @@ fn center_offset(len: usize, size: usize) -> usize {
 }
 
 /// PIL `Image.resize((w, h), BICUBIC)` on the image's own mode: `P` and `1` are forced to
-/// NEAREST, `RGBA`/`LA` are resized premultiplied, everything else channel by channel.
+/// NEAREST, `RGBA`/`LA` are resized premultiplied, `I;16` in 16 bits, everything else channel
+/// by channel in 8 bits.
 pub fn resize_in_mode(image: &DecodedImage, new_w: usize, new_h: usize) -> DecodedImage {
     let (w, h) = (image.width(), image.height());
     if (w, h) == (new_w, new_h) {
         return image.clone();
     }
-    let c = image.mode().channels();
+    let c = image.mode().bytes_per_pixel();
     let pixels = match image.mode() {
         ColorMode::Bilevel | ColorMode::Palette(_) => {
             resample::nearest_resize(image.pixels(), c, (w, h), (new_w, new_h))
@@ -289,6 +290,17 @@ pub fn resize_in_mode(image: &DecodedImage, new_w: usize, new_h: usize) -> Decod
             let mut out = resample::bicubic_resize(&px, c, (w, h), (new_w, new_h));
             image::unpremultiply(&mut out, c);
             out
+        }
+        ColorMode::Gray16 => {
+            let samples: Vec<u16> = image
+                .pixels()
+                .chunks_exact(2)
+                .map(|p| u16::from_le_bytes([p[0], p[1]]))
+                .collect();
+            resample::bicubic_resize_u16(&samples, (w, h), (new_w, new_h))
+                .into_iter()
+                .flat_map(u16::to_le_bytes)
+                .collect()
         }
         ColorMode::Gray | ColorMode::Rgb | ColorMode::Cmyk => {
             resample::bicubic_resize(image.pixels(), c, (w, h), (new_w, new_h))

@@ -25,18 +25,45 @@ fn bicubic(x: f64) -> f64 {
 }
 
 /// Precomputed weights of one resampling axis: for each output position, the first input
-/// index and its fixed-point weights (`ksize` slots per output, unused slots zero).
+/// index and its weights (`ksize` slots per output, unused slots zero). `W` is `f64` as Pillow
+/// computes them (used as is for 16-bit images) or `i32` fixed point (8-bit images).
 #[derive(Debug, Clone)]
-pub struct AxisKernel {
+pub struct AxisKernel<W> {
     starts: Vec<usize>,
     lens: Vec<usize>,
     ksize: usize,
-    weights: Vec<i32>,
+    weights: Vec<W>,
 }
 
-impl AxisKernel {
+impl AxisKernel<i32> {
     /// Pillow's `precompute_coeffs` + `normalize_coeffs_8bpc` for the bicubic filter, mapping
     /// `in_size` samples onto `out_size` (both non-zero).
+    pub fn bicubic(in_size: usize, out_size: usize) -> Self {
+        let exact = AxisKernel::<f64>::bicubic(in_size, out_size);
+        let weights = exact
+            .weights
+            .iter()
+            .map(|&w| {
+                // Round half away from zero, then truncate, as Pillow's two-branch cast does.
+                let scaled = w * f64::from(1u32 << PRECISION_BITS);
+                if w < 0.0 {
+                    (scaled - 0.5) as i32
+                } else {
+                    (scaled + 0.5) as i32
+                }
+            })
+            .collect();
+        AxisKernel {
+            starts: exact.starts,
+            lens: exact.lens,
+            ksize: exact.ksize,
+            weights,
+        }
+    }
+}
+
+impl AxisKernel<f64> {
+    /// Pillow's `precompute_coeffs` for the bicubic filter: normalised `f64` weights.
     pub fn bicubic(in_size: usize, out_size: usize) -> Self {
         const SUPPORT: f64 = 2.0;
         // Pillow computes the box in `float` then widens: exact for sizes below 2^24.
@@ -46,8 +73,7 @@ impl AxisKernel {
         let ksize = support.ceil() as usize * 2 + 1;
         let mut starts = Vec::with_capacity(out_size);
         let mut lens = Vec::with_capacity(out_size);
-        let mut weights = vec![0i32; out_size * ksize];
-        let mut k = vec![0f64; ksize];
+        let mut weights = vec![0f64; out_size * ksize];
         let inv_filterscale = 1.0 / filterscale;
         for (xx, out_weights) in weights.chunks_exact_mut(ksize).enumerate() {
             let center = (xx as f64 + 0.5) * scale;
@@ -56,19 +82,14 @@ impl AxisKernel {
             let xmax = ((center + support + 0.5) as i64).min(in_size as i64) as usize;
             let len = xmax.saturating_sub(xmin);
             let mut total = 0.0;
-            for (x, w) in k[..len].iter_mut().enumerate() {
+            for (x, w) in out_weights[..len].iter_mut().enumerate() {
                 *w = bicubic(((x + xmin) as f64 - center + 0.5) * inv_filterscale);
                 total += *w;
             }
-            for (w, q) in k[..len].iter().zip(out_weights.iter_mut()) {
-                let w = if total != 0.0 { w / total } else { *w };
-                // Round half away from zero, then truncate, as Pillow's two-branch cast does.
-                let scaled = w * f64::from(1u32 << PRECISION_BITS);
-                *q = if w < 0.0 {
-                    (scaled - 0.5) as i32
-                } else {
-                    (scaled + 0.5) as i32
-                };
+            if total != 0.0 {
+                for w in &mut out_weights[..len] {
+                    *w /= total;
+                }
             }
             starts.push(xmin);
             lens.push(len);
@@ -80,7 +101,9 @@ impl AxisKernel {
             weights,
         }
     }
+}
 
+impl<W> AxisKernel<W> {
     /// Number of output samples.
     pub fn out_size(&self) -> usize {
         self.starts.len()
@@ -101,7 +124,7 @@ impl AxisKernel {
 
     /// (first input index, weights) of output `i`.
     #[inline]
-    fn taps(&self, i: usize) -> (usize, &[i32]) {
+    fn taps(&self, i: usize) -> (usize, &[W]) {
         let at = i * self.ksize;
         (self.starts[i], &self.weights[at..at + self.lens[i]])
     }
@@ -121,7 +144,7 @@ fn horizontal<const C: usize>(
     src: &[u8],
     in_w: usize,
     rows: std::ops::Range<usize>,
-    kernel: &AxisKernel,
+    kernel: &AxisKernel<i32>,
 ) -> Vec<u8> {
     let out_w = kernel.out_size();
     let mut out = Vec::with_capacity(rows.len() * out_w * C);
@@ -142,7 +165,12 @@ fn horizontal<const C: usize>(
 
 /// Resamples an interleaved `C`-channel image of width `w` vertically; `offset` is the index of
 /// the source's first row in the kernel's coordinates (rows above it were never computed).
-fn vertical<const C: usize>(src: &[u8], w: usize, offset: usize, kernel: &AxisKernel) -> Vec<u8> {
+fn vertical<const C: usize>(
+    src: &[u8],
+    w: usize,
+    offset: usize,
+    kernel: &AxisKernel<i32>,
+) -> Vec<u8> {
     let stride = w * C;
     let mut out = Vec::with_capacity(kernel.out_size() * stride);
     let mut acc = vec![HALF; stride];
@@ -171,15 +199,17 @@ fn bicubic_channels<const C: usize>(
 ) -> Vec<u8> {
     let need_h = out_w != in_w;
     let need_v = out_h != in_h;
-    let vkernel = AxisKernel::bicubic(in_h, out_h);
+    let vkernel = AxisKernel::<i32>::bicubic(in_h, out_h);
     match (need_h, need_v) {
         (false, false) => src.to_vec(),
-        (true, false) => horizontal::<C>(src, in_w, 0..in_h, &AxisKernel::bicubic(in_w, out_w)),
+        (true, false) => {
+            horizontal::<C>(src, in_w, 0..in_h, &AxisKernel::<i32>::bicubic(in_w, out_w))
+        }
         (false, true) => vertical::<C>(src, in_w, 0, &vkernel),
         (true, true) => {
             // Only the rows the vertical pass reads are resampled horizontally.
             let (first, last) = vkernel.input_span();
-            let hkernel = AxisKernel::bicubic(in_w, out_w);
+            let hkernel = AxisKernel::<i32>::bicubic(in_w, out_w);
             let tmp = horizontal::<C>(src, in_w, first..last, &hkernel);
             vertical::<C>(&tmp, out_w, first, &vkernel)
         }
@@ -209,6 +239,83 @@ pub fn bicubic_resize(
         4 => bicubic_channels::<4>(src, in_size, out_size),
         _ => panic!("bicubic_resize supports 1 to 4 channels, got {channels}"),
     }
+}
+
+/// Pillow's 16bpc rounding and storage: `ROUND_UP` to int, then the low and high bytes are
+/// clipped separately (so negative sums become 0 and sums above 65535 keep a wrapped low byte).
+#[inline]
+fn store16(acc: f64) -> u16 {
+    let v = if acc >= 0.0 {
+        (acc + 0.5) as i32
+    } else {
+        (acc - 0.5) as i32
+    };
+    let low = (v % 256).clamp(0, 255) as u16;
+    let high = (v >> 8).clamp(0, 255) as u16;
+    low | high << 8
+}
+
+/// One 16bpc pass over `lines` lines of `len` samples, `stride` apart along the resampled axis:
+/// a plain loop in Pillow's order (sum of `f64` products over the taps, then [`store16`]).
+fn pass16(src: &[u16], kernel: &AxisKernel<f64>, out: &mut [u16], axis: Axis16) {
+    let n = kernel.out_size();
+    match axis {
+        Axis16::Horizontal { in_w } => {
+            for (row, out_row) in src.chunks_exact(in_w).zip(out.chunks_exact_mut(n)) {
+                for (xx, o) in out_row.iter_mut().enumerate() {
+                    let (xmin, ws) = kernel.taps(xx);
+                    let acc = row[xmin..]
+                        .iter()
+                        .zip(ws)
+                        .fold(0.0, |a, (&v, &w)| a + f64::from(v) * w);
+                    *o = store16(acc);
+                }
+            }
+        }
+        Axis16::Vertical { w } => {
+            for (yy, out_row) in out.chunks_exact_mut(w).enumerate().take(n) {
+                let (ymin, ws) = kernel.taps(yy);
+                for (xx, o) in out_row.iter_mut().enumerate() {
+                    let acc = ws.iter().enumerate().fold(0.0, |a, (y, &wt)| {
+                        a + f64::from(src[(ymin + y) * w + xx]) * wt
+                    });
+                    *o = store16(acc);
+                }
+            }
+        }
+    }
+}
+
+/// Which way a 16bpc pass runs, with the row width it needs.
+#[derive(Clone, Copy)]
+enum Axis16 {
+    Horizontal { in_w: usize },
+    Vertical { w: usize },
+}
+
+/// Pillow-exact bicubic resize of a 16-bit grayscale image (PIL mode `I;16`), which Pillow
+/// resamples with unquantised `f64` weights.
+pub fn bicubic_resize_u16(
+    src: &[u16],
+    (in_w, in_h): (usize, usize),
+    (out_w, out_h): (usize, usize),
+) -> Vec<u16> {
+    assert_eq!(src.len(), in_w * in_h, "sample buffer size");
+    let widened = if out_w != in_w {
+        let mut out = vec![0u16; out_w * in_h];
+        let kernel = AxisKernel::<f64>::bicubic(in_w, out_w);
+        pass16(src, &kernel, &mut out, Axis16::Horizontal { in_w });
+        out
+    } else {
+        src.to_vec()
+    };
+    if out_h == in_h {
+        return widened;
+    }
+    let mut out = vec![0u16; out_w * out_h];
+    let kernel = AxisKernel::<f64>::bicubic(in_h, out_h);
+    pass16(&widened, &kernel, &mut out, Axis16::Vertical { w: out_w });
+    out
 }
 
 /// Source indices of PIL's nearest-neighbour scaling along one axis: the coordinate starts at
@@ -257,7 +364,7 @@ mod tests {
     #[test]
     fn weights_sum_to_one_in_fixed_point() {
         for (i, o) in [(451, 96), (300, 64), (56, 85), (7, 333), (333, 7), (5, 5)] {
-            let k = AxisKernel::bicubic(i, o);
+            let k = AxisKernel::<i32>::bicubic(i, o);
             for x in 0..o {
                 let (_, ws) = k.taps(x);
                 let sum: i32 = ws.iter().sum();
@@ -300,6 +407,17 @@ mod tests {
             out.windows(2).take(30).all(|p| p[0] <= p[1]),
             "monotone edge: {out:?}"
         );
+    }
+
+    #[test]
+    fn sixteen_bit_resize_keeps_constants_and_clips_like_pillow() {
+        let out = bicubic_resize_u16(&[40_000u16; 7 * 5], (7, 5), (333, 7));
+        assert_eq!(out.len(), 333 * 7);
+        assert!(out.iter().all(|&v| v == 40_000));
+        assert_eq!(store16(-3.0), 0);
+        assert_eq!(store16(65_535.4), 65_535);
+        // Above 65535 the high byte clips to 255 but the low byte is the wrapped remainder.
+        assert_eq!(store16(65_537.0), 0xFF01);
     }
 
     #[test]
