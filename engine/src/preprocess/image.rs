@@ -192,22 +192,6 @@ impl DecodedImage {
             orientation: self.orientation,
         }
     }
-
-    /// The `size_w`x`size_h` window whose top-left corner is (`left`, `top`). The caller
-    /// guarantees that it lies inside the image.
-    pub(crate) fn crop(&self, left: usize, top: usize, size_w: usize, size_h: usize) -> Self {
-        let c = self.mode.bytes_per_pixel();
-        let mut pixels = Vec::with_capacity(size_w * size_h * c);
-        for row in self
-            .pixels
-            .chunks_exact(self.width * c)
-            .skip(top)
-            .take(size_h)
-        {
-            pixels.extend_from_slice(&row[left * c..(left + size_w) * c]);
-        }
-        self.with_pixels(size_w, size_h, pixels)
-    }
 }
 
 /// `(a * b) / 255` rounded, PIL's `MULDIV255` (exact for all 8-bit inputs).

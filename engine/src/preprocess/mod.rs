@@ -36,6 +36,7 @@ pub use decode::{ImageFormat, MAX_PIXELS, PIL_MAX_IMAGE_PIXELS, decode};
 pub use error::{PreprocessError, Result};
 pub use exif::Orientation;
 pub use image::{ColorMode, DecodedImage, Palette};
+pub use resample::Window;
 
 /// OpenAI CLIP's per-channel mean (RGB), used by BioCLIP.
 pub const OPENAI_MEAN: [f32; 3] = [0.481_454_66, 0.457_827_5, 0.408_210_73];
@@ -242,10 +243,13 @@ pub fn squash(image: &DecodedImage, size: usize) -> Vec<f32> {
 pub fn crop(image: &DecodedImage, size: usize) -> Vec<u8> {
     let (w, h) = (image.width(), image.height());
     let (new_w, new_h) = shortest_side_resize(w, h, size);
-    let resized = resize_in_mode(image, new_w, new_h);
-    let left = center_offset(new_w, size);
-    let top = center_offset(new_h, size);
-    resized.crop(left, top, size, size).to_rgb()
+    let window = Window {
+        left: center_offset(new_w, size),
+        top: center_offset(new_h, size),
+        width: size,
+        height: size,
+    };
+    resize_in_mode(image, (new_w, new_h), window).to_rgb()
 }
 
 /// torchvision `Resize(int)`: the short side becomes `size`, the long side
@@ -271,23 +275,29 @@ fn center_offset(len: usize, size: usize) -> usize {
     }
 }
 
-/// PIL `Image.resize((w, h), BICUBIC)` on the image's own mode: `P` and `1` are forced to
-/// NEAREST, `RGBA`/`LA` are resized premultiplied, `I;16` in 16 bits, everything else channel
-/// by channel in 8 bits.
-pub fn resize_in_mode(image: &DecodedImage, new_w: usize, new_h: usize) -> DecodedImage {
-    let (w, h) = (image.width(), image.height());
-    if (w, h) == (new_w, new_h) {
-        return image.clone();
-    }
+/// PIL `Image.resize(new_size, BICUBIC)` on the image's own mode, then the crop `window` of it:
+/// `P` and `1` are forced to NEAREST, `RGBA`/`LA` are resized premultiplied, `I;16` in 16 bits,
+/// everything else channel by channel in 8 bits. Only the window is computed (see [`Window`]).
+pub fn resize_in_mode(
+    image: &DecodedImage,
+    new_size: (usize, usize),
+    window: Window,
+) -> DecodedImage {
+    let size = (image.width(), image.height());
     let c = image.mode().bytes_per_pixel();
     let pixels = match image.mode() {
         ColorMode::Bilevel | ColorMode::Palette(_) => {
-            resample::nearest_resize(image.pixels(), c, (w, h), (new_w, new_h))
+            resample::nearest_resize(image.pixels(), c, size, new_size, window)
+        }
+        // PIL copies an image that already has the target size; cropping the copy is the same
+        // as the nearest path's identity indices, for every mode.
+        _ if size == new_size => {
+            resample::nearest_resize(image.pixels(), c, size, new_size, window)
         }
         ColorMode::GrayAlpha | ColorMode::Rgba => {
             let mut px = image.pixels().to_vec();
             image::premultiply(&mut px, c);
-            let mut out = resample::bicubic_resize(&px, c, (w, h), (new_w, new_h));
+            let mut out = resample::bicubic_resize(&px, c, size, new_size, window);
             image::unpremultiply(&mut out, c);
             out
         }
@@ -297,16 +307,16 @@ pub fn resize_in_mode(image: &DecodedImage, new_w: usize, new_h: usize) -> Decod
                 .chunks_exact(2)
                 .map(|p| u16::from_le_bytes([p[0], p[1]]))
                 .collect();
-            resample::bicubic_resize_u16(&samples, (w, h), (new_w, new_h))
+            resample::bicubic_resize_u16(&samples, size, new_size, window)
                 .into_iter()
                 .flat_map(u16::to_le_bytes)
                 .collect()
         }
         ColorMode::Gray | ColorMode::Rgb | ColorMode::Cmyk => {
-            resample::bicubic_resize(image.pixels(), c, (w, h), (new_w, new_h))
+            resample::bicubic_resize(image.pixels(), c, size, new_size, window)
         }
     };
-    image.with_pixels(new_w, new_h, pixels)
+    image.with_pixels(window.width, window.height, pixels)
 }
 
 #[cfg(test)]

@@ -11,6 +11,58 @@
 /// 2 bits of headroom for the negative lobes and overshoot of bicubic).
 const PRECISION_BITS: u32 = 22;
 
+use std::ops::Range;
+
+/// The part of a resize's output that is wanted: `width`x`height` pixels from (`left`, `top`)
+/// of the full `out_w`x`out_h` result.
+///
+/// open_clip crops right after resizing; since every output pixel of Pillow's separable
+/// resampler depends only on its own coordinates, computing just the crop window gives the same
+/// bytes as resizing everything and cropping, with less work and bounded memory (a 1x50000
+/// strip would otherwise be resized to 224x11 million pixels before the crop).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    /// First output column.
+    pub left: usize,
+    /// First output row.
+    pub top: usize,
+    /// Number of output columns.
+    pub width: usize,
+    /// Number of output rows.
+    pub height: usize,
+}
+
+impl Window {
+    /// The whole `width`x`height` output.
+    pub fn full((width, height): (usize, usize)) -> Self {
+        Self {
+            left: 0,
+            top: 0,
+            width,
+            height,
+        }
+    }
+
+    fn cols(self) -> Range<usize> {
+        self.left..self.left + self.width
+    }
+
+    fn rows(self) -> Range<usize> {
+        self.top..self.top + self.height
+    }
+
+    /// Panics unless the window is non-empty and inside `out` (internal misuse, never user data).
+    fn check(self, (out_w, out_h): (usize, usize)) {
+        assert!(
+            self.width > 0
+                && self.height > 0
+                && self.cols().end <= out_w
+                && self.rows().end <= out_h,
+            "window {self:?} outside {out_w}x{out_h}"
+        );
+    }
+}
+
 /// Pillow's bicubic kernel with `a = -0.5` (Keys' Catmull-Rom variant).
 fn bicubic(x: f64) -> f64 {
     const A: f64 = -0.5;
@@ -37,9 +89,9 @@ pub struct AxisKernel<W> {
 
 impl AxisKernel<i32> {
     /// Pillow's `precompute_coeffs` + `normalize_coeffs_8bpc` for the bicubic filter, mapping
-    /// `in_size` samples onto `out_size` (both non-zero).
-    pub fn bicubic(in_size: usize, out_size: usize) -> Self {
-        let exact = AxisKernel::<f64>::bicubic(in_size, out_size);
+    /// `in_size` samples onto `out_size` (both non-zero), for the outputs in `outputs` only.
+    pub fn bicubic(in_size: usize, out_size: usize, outputs: Range<usize>) -> Self {
+        let exact = AxisKernel::<f64>::bicubic(in_size, out_size, outputs);
         let weights = exact
             .weights
             .iter()
@@ -63,19 +115,20 @@ impl AxisKernel<i32> {
 }
 
 impl AxisKernel<f64> {
-    /// Pillow's `precompute_coeffs` for the bicubic filter: normalised `f64` weights.
-    pub fn bicubic(in_size: usize, out_size: usize) -> Self {
+    /// Pillow's `precompute_coeffs` for the bicubic filter: normalised `f64` weights, for the
+    /// outputs in `outputs` only (each output's taps depend on its index alone).
+    pub fn bicubic(in_size: usize, out_size: usize, outputs: Range<usize>) -> Self {
         const SUPPORT: f64 = 2.0;
         // Pillow computes the box in `float` then widens: exact for sizes below 2^24.
         let scale = in_size as f32 as f64 / out_size as f64;
         let filterscale = scale.max(1.0);
         let support = SUPPORT * filterscale;
         let ksize = support.ceil() as usize * 2 + 1;
-        let mut starts = Vec::with_capacity(out_size);
-        let mut lens = Vec::with_capacity(out_size);
-        let mut weights = vec![0f64; out_size * ksize];
+        let mut starts = Vec::with_capacity(outputs.len());
+        let mut lens = Vec::with_capacity(outputs.len());
+        let mut weights = vec![0f64; outputs.len() * ksize];
         let inv_filterscale = 1.0 / filterscale;
-        for (xx, out_weights) in weights.chunks_exact_mut(ksize).enumerate() {
+        for (xx, out_weights) in outputs.zip(weights.chunks_exact_mut(ksize)) {
             let center = (xx as f64 + 0.5) * scale;
             // `(int)` in C truncates toward zero, as `as` does; negatives are clamped after.
             let xmin = ((center - support + 0.5) as i64).max(0) as usize;
@@ -104,13 +157,13 @@ impl AxisKernel<f64> {
 }
 
 impl<W> AxisKernel<W> {
-    /// Number of output samples.
+    /// Number of output samples computed (the length of the requested output range).
     pub fn out_size(&self) -> usize {
         self.starts.len()
     }
 
-    /// The input range `[first, last)` that any output reads.
-    fn input_span(&self) -> (usize, usize) {
+    /// The input range that the computed outputs read.
+    fn input_span(&self) -> Range<usize> {
         let first = self.starts.first().copied().unwrap_or(0);
         let last = self
             .starts
@@ -119,7 +172,7 @@ impl<W> AxisKernel<W> {
             .map(|(s, l)| s + l)
             .max()
             .unwrap_or(0);
-        (first, last)
+        first..last
     }
 
     /// (first input index, weights) of output `i`.
@@ -190,33 +243,47 @@ fn vertical<const C: usize>(
     out
 }
 
+/// Columns `cols` of rows `rows` of an interleaved `C`-channel image (the horizontal pass when
+/// the width does not change: Pillow skips it and the crop only selects columns).
+fn columns<const C: usize>(
+    src: &[u8],
+    in_w: usize,
+    rows: Range<usize>,
+    cols: Range<usize>,
+) -> Vec<u8> {
+    let mut out = Vec::with_capacity(rows.len() * cols.len() * C);
+    for row in src.chunks_exact(in_w * C).skip(rows.start).take(rows.len()) {
+        out.extend_from_slice(&row[cols.start * C..cols.end * C]);
+    }
+    out
+}
+
 /// Pillow bicubic resize of an interleaved `C`-channel 8-bit image (`ImagingResample`), skipping
-/// an axis whose size does not change, as Pillow does.
+/// an axis whose size does not change, as Pillow does; only `win` of the output is computed.
 fn bicubic_channels<const C: usize>(
     src: &[u8],
     (in_w, in_h): (usize, usize),
     (out_w, out_h): (usize, usize),
+    win: Window,
 ) -> Vec<u8> {
-    let need_h = out_w != in_w;
-    let need_v = out_h != in_h;
-    let vkernel = AxisKernel::<i32>::bicubic(in_h, out_h);
-    match (need_h, need_v) {
-        (false, false) => src.to_vec(),
-        (true, false) => {
-            horizontal::<C>(src, in_w, 0..in_h, &AxisKernel::<i32>::bicubic(in_w, out_w))
-        }
-        (false, true) => vertical::<C>(src, in_w, 0, &vkernel),
-        (true, true) => {
-            // Only the rows the vertical pass reads are resampled horizontally.
-            let (first, last) = vkernel.input_span();
-            let hkernel = AxisKernel::<i32>::bicubic(in_w, out_w);
-            let tmp = horizontal::<C>(src, in_w, first..last, &hkernel);
-            vertical::<C>(&tmp, out_w, first, &vkernel)
-        }
+    let vkernel = (out_h != in_h).then(|| AxisKernel::<i32>::bicubic(in_h, out_h, win.rows()));
+    // Only the source rows the result depends on go through the horizontal pass.
+    let rows = vkernel.as_ref().map_or(win.rows(), |k| k.input_span());
+    let first = rows.start;
+    let tmp = if out_w != in_w {
+        let hkernel = AxisKernel::<i32>::bicubic(in_w, out_w, win.cols());
+        horizontal::<C>(src, in_w, rows, &hkernel)
+    } else {
+        columns::<C>(src, in_w, rows, win.cols())
+    };
+    match vkernel {
+        Some(k) => vertical::<C>(&tmp, win.width, first, &k),
+        None => tmp,
     }
 }
 
-/// Pillow-exact bicubic resize of interleaved 8-bit samples with 1 to 4 `channels`.
+/// Pillow-exact bicubic resize of interleaved 8-bit samples with 1 to 4 `channels` from
+/// `in_size` to `out_size`, returning the `window` of the result.
 ///
 /// # Panics
 /// If `channels` is not 1..=4 or `src` is not `in_w * in_h * channels` long (internal misuse,
@@ -226,17 +293,16 @@ pub fn bicubic_resize(
     channels: usize,
     in_size: (usize, usize),
     out_size: (usize, usize),
+    window: Window,
 ) -> Vec<u8> {
-    assert_eq!(
-        src.len(),
-        in_size.0 * in_size.1 * channels,
-        "sample buffer size"
-    );
+    let expected = in_size.0 * in_size.1 * channels;
+    assert_eq!(src.len(), expected, "sample buffer size");
+    window.check(out_size);
     match channels {
-        1 => bicubic_channels::<1>(src, in_size, out_size),
-        2 => bicubic_channels::<2>(src, in_size, out_size),
-        3 => bicubic_channels::<3>(src, in_size, out_size),
-        4 => bicubic_channels::<4>(src, in_size, out_size),
+        1 => bicubic_channels::<1>(src, in_size, out_size, window),
+        2 => bicubic_channels::<2>(src, in_size, out_size, window),
+        3 => bicubic_channels::<3>(src, in_size, out_size, window),
+        4 => bicubic_channels::<4>(src, in_size, out_size, window),
         _ => panic!("bicubic_resize supports 1 to 4 channels, got {channels}"),
     }
 }
@@ -255,99 +321,95 @@ fn store16(acc: f64) -> u16 {
     low | high << 8
 }
 
-/// One 16bpc pass over `lines` lines of `len` samples, `stride` apart along the resampled axis:
-/// a plain loop in Pillow's order (sum of `f64` products over the taps, then [`store16`]).
-fn pass16(src: &[u16], kernel: &AxisKernel<f64>, out: &mut [u16], axis: Axis16) {
-    let n = kernel.out_size();
-    match axis {
-        Axis16::Horizontal { in_w } => {
-            for (row, out_row) in src.chunks_exact(in_w).zip(out.chunks_exact_mut(n)) {
-                for (xx, o) in out_row.iter_mut().enumerate() {
-                    let (xmin, ws) = kernel.taps(xx);
-                    let acc = row[xmin..]
-                        .iter()
-                        .zip(ws)
-                        .fold(0.0, |a, (&v, &w)| a + f64::from(v) * w);
-                    *o = store16(acc);
-                }
-            }
-        }
-        Axis16::Vertical { w } => {
-            for (yy, out_row) in out.chunks_exact_mut(w).enumerate().take(n) {
-                let (ymin, ws) = kernel.taps(yy);
-                for (xx, o) in out_row.iter_mut().enumerate() {
-                    let acc = ws.iter().enumerate().fold(0.0, |a, (y, &wt)| {
-                        a + f64::from(src[(ymin + y) * w + xx]) * wt
-                    });
-                    *o = store16(acc);
-                }
-            }
-        }
-    }
-}
-
-/// Which way a 16bpc pass runs, with the row width it needs.
-#[derive(Clone, Copy)]
-enum Axis16 {
-    Horizontal { in_w: usize },
-    Vertical { w: usize },
-}
-
-/// Pillow-exact bicubic resize of a 16-bit grayscale image (PIL mode `I;16`), which Pillow
-/// resamples with unquantised `f64` weights.
+/// Pillow-exact bicubic resize of a 16-bit grayscale image (PIL mode `I;16`) from `in_size`
+/// to `out_size`, returning the `window` of the result. Pillow resamples these with unquantised
+/// `f64` weights, summing in its loop order, and stores each pass with [`store16`].
 pub fn bicubic_resize_u16(
     src: &[u16],
     (in_w, in_h): (usize, usize),
     (out_w, out_h): (usize, usize),
+    win: Window,
 ) -> Vec<u16> {
     assert_eq!(src.len(), in_w * in_h, "sample buffer size");
-    let widened = if out_w != in_w {
-        let mut out = vec![0u16; out_w * in_h];
-        let kernel = AxisKernel::<f64>::bicubic(in_w, out_w);
-        pass16(src, &kernel, &mut out, Axis16::Horizontal { in_w });
-        out
+    win.check((out_w, out_h));
+    let vkernel = (out_h != in_h).then(|| AxisKernel::<f64>::bicubic(in_h, out_h, win.rows()));
+    let rows = vkernel.as_ref().map_or(win.rows(), |k| k.input_span());
+    let first = rows.start;
+    let source_rows = src.chunks_exact(in_w).skip(rows.start).take(rows.len());
+    let tmp: Vec<u16> = if out_w != in_w {
+        let k = AxisKernel::<f64>::bicubic(in_w, out_w, win.cols());
+        source_rows
+            .flat_map(|row| {
+                (0..k.out_size()).map(|xx| {
+                    let (xmin, ws) = k.taps(xx);
+                    let acc = row[xmin..]
+                        .iter()
+                        .zip(ws)
+                        .fold(0.0, |a, (&v, &w)| a + f64::from(v) * w);
+                    store16(acc)
+                })
+            })
+            .collect()
     } else {
-        src.to_vec()
+        source_rows
+            .flat_map(|row| row[win.cols()].iter().copied())
+            .collect()
     };
-    if out_h == in_h {
-        return widened;
+    let Some(k) = vkernel else { return tmp };
+    let w = win.width;
+    let mut out = Vec::with_capacity(w * win.height);
+    for yy in 0..k.out_size() {
+        let (ymin, ws) = k.taps(yy);
+        out.extend((0..w).map(|x| {
+            let acc = ws.iter().enumerate().fold(0.0, |a, (y, &wt)| {
+                a + f64::from(tmp[(ymin - first + y) * w + x]) * wt
+            });
+            store16(acc)
+        }));
     }
-    let mut out = vec![0u16; out_w * out_h];
-    let kernel = AxisKernel::<f64>::bicubic(in_h, out_h);
-    pass16(&widened, &kernel, &mut out, Axis16::Vertical { w: out_w });
     out
 }
 
 /// Source indices of PIL's nearest-neighbour scaling along one axis: the coordinate starts at
 /// half a step and is advanced by repeated `f64` addition, then truncated (exactly as
 /// `ImagingScaleAffine` does, so rounding drift matches too).
-fn nearest_indices(in_size: usize, out_size: usize) -> Vec<usize> {
+/// Only the indices of `outputs` are returned, but the accumulation still starts at output 0.
+fn nearest_indices(in_size: usize, out_size: usize, outputs: Range<usize>) -> Vec<usize> {
     let step = in_size as f32 as f64 / out_size as f64;
     let mut pos = step * 0.5;
-    let mut out = Vec::with_capacity(out_size);
-    for _ in 0..out_size {
-        // The coordinate never reaches `in_size` for a full-image box; the clamp only guards
-        // the indexing below.
-        out.push((pos as usize).min(in_size - 1));
+    let mut out = Vec::with_capacity(outputs.len());
+    for i in 0..outputs.end {
+        if i >= outputs.start {
+            // The coordinate never reaches `in_size` for a full-image box; the clamp only
+            // guards the indexing below.
+            out.push((pos as usize).min(in_size - 1));
+        }
         pos += step;
     }
     out
 }
 
-/// PIL's nearest-neighbour resize (used for modes `P` and `1`) of interleaved samples.
+/// PIL's nearest-neighbour resize (used for modes `P` and `1`) of interleaved samples from
+/// `in_size` to `out_size`, returning the `window` of the result.
 pub fn nearest_resize(
     src: &[u8],
     channels: usize,
     (in_w, in_h): (usize, usize),
     (out_w, out_h): (usize, usize),
+    window: Window,
 ) -> Vec<u8> {
     assert_eq!(src.len(), in_w * in_h * channels, "sample buffer size");
-    if (in_w, in_h) == (out_w, out_h) {
-        return src.to_vec();
-    }
-    let xs = nearest_indices(in_w, out_w);
-    let ys = nearest_indices(in_h, out_h);
-    let mut out = Vec::with_capacity(out_w * out_h * channels);
+    window.check((out_w, out_h));
+    // PIL copies instead of resampling when the size does not change: identity indices.
+    let (xs, ys): (Vec<usize>, Vec<usize>) = if (in_w, in_h) == (out_w, out_h) {
+        (window.cols().collect(), window.rows().collect())
+    } else {
+        (
+            nearest_indices(in_w, out_w, window.cols()),
+            nearest_indices(in_h, out_h, window.rows()),
+        )
+    };
+    let mut out = Vec::with_capacity(xs.len() * ys.len() * channels);
     for &y in &ys {
         let row = &src[y * in_w * channels..(y + 1) * in_w * channels];
         for &x in &xs {
@@ -361,35 +423,78 @@ pub fn nearest_resize(
 mod tests {
     use super::*;
 
+    /// A deterministic, non-smooth test image.
+    fn noise(len: usize) -> Vec<u8> {
+        (0..len).map(|i| (i * 7919 % 251) as u8).collect()
+    }
+
     #[test]
     fn weights_sum_to_one_in_fixed_point() {
         for (i, o) in [(451, 96), (300, 64), (56, 85), (7, 333), (333, 7), (5, 5)] {
-            let k = AxisKernel::<i32>::bicubic(i, o);
+            let k = AxisKernel::<i32>::bicubic(i, o, 0..o);
             for x in 0..o {
                 let (_, ws) = k.taps(x);
                 let sum: i32 = ws.iter().sum();
                 // Each weight is rounded separately, so the sum is within a few units of 2^22.
-                assert!(
-                    (sum - (1 << PRECISION_BITS)).abs() <= ws.len() as i32,
-                    "{i}->{o} @{x}"
-                );
+                let err = (sum - (1 << PRECISION_BITS)).abs();
+                assert!(err <= ws.len() as i32, "{i}->{o} @{x}");
             }
         }
     }
 
     #[test]
     fn constant_image_stays_constant_at_odd_sizes() {
-        for &(iw, ih, ow, oh) in &[
+        let cases = [
             (7, 5, 333, 7),
             (333, 41, 7, 333),
             (10, 10, 10, 3),
             (9, 4, 2, 4),
-        ] {
+        ];
+        for (iw, ih, ow, oh) in cases {
             for c in 1..=4 {
                 let src = vec![173u8; iw * ih * c];
-                let out = bicubic_resize(&src, c, (iw, ih), (ow, oh));
+                let out = bicubic_resize(&src, c, (iw, ih), (ow, oh), Window::full((ow, oh)));
                 assert_eq!(out.len(), ow * oh * c);
                 assert!(out.iter().all(|&v| v == 173), "{iw}x{ih}->{ow}x{oh} c={c}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_window_equals_the_same_crop_of_the_full_resize() {
+        let cases = [
+            (40, 30, 96, 64),
+            (333, 7, 7, 333),
+            (50, 50, 50, 20),
+            (50, 50, 20, 50),
+        ];
+        for (iw, ih, ow, oh) in cases {
+            let src = noise(iw * ih * 3);
+            let full = bicubic_resize(&src, 3, (iw, ih), (ow, oh), Window::full((ow, oh)));
+            let win = Window {
+                left: ow / 3,
+                top: oh / 4,
+                width: ow / 2,
+                height: oh / 2,
+            };
+            let part = bicubic_resize(&src, 3, (iw, ih), (ow, oh), win);
+            let near_full = nearest_resize(&src, 3, (iw, ih), (ow, oh), Window::full((ow, oh)));
+            let near_part = nearest_resize(&src, 3, (iw, ih), (ow, oh), win);
+            let wide: Vec<u16> = src[..iw * ih].iter().map(|&v| u16::from(v) * 257).collect();
+            let u16_full = bicubic_resize_u16(&wide, (iw, ih), (ow, oh), Window::full((ow, oh)));
+            let u16_part = bicubic_resize_u16(&wide, (iw, ih), (ow, oh), win);
+            for y in 0..win.height {
+                let f = ((win.top + y) * ow + win.left) * 3;
+                let p = y * win.width * 3;
+                let n = win.width * 3;
+                assert_eq!(
+                    part[p..p + n],
+                    full[f..f + n],
+                    "{iw}x{ih}->{ow}x{oh} row {y}"
+                );
+                assert_eq!(near_part[p..p + n], near_full[f..f + n]);
+                let (f, p, n) = (f / 3, p / 3, n / 3);
+                assert_eq!(u16_part[p..p + n], u16_full[f..f + n]);
             }
         }
     }
@@ -401,17 +506,19 @@ mod tests {
         let src: Vec<u8> = (0..w * h)
             .map(|i| if i % w < 4 { 0 } else { 255 })
             .collect();
-        let out = bicubic_resize(&src, 1, (w, h), (31, 3));
+        let out = bicubic_resize(&src, 1, (w, h), (31, 3), Window::full((31, 3)));
         assert!(out.contains(&0) && out.contains(&255));
+        let first_row = &out[..31];
         assert!(
-            out.windows(2).take(30).all(|p| p[0] <= p[1]),
+            first_row.windows(2).all(|p| p[0] <= p[1]),
             "monotone edge: {out:?}"
         );
     }
 
     #[test]
     fn sixteen_bit_resize_keeps_constants_and_clips_like_pillow() {
-        let out = bicubic_resize_u16(&[40_000u16; 7 * 5], (7, 5), (333, 7));
+        let window = Window::full((333, 7));
+        let out = bicubic_resize_u16(&[40_000u16; 7 * 5], (7, 5), (333, 7), window);
         assert_eq!(out.len(), 333 * 7);
         assert!(out.iter().all(|&v| v == 40_000));
         assert_eq!(store16(-3.0), 0);
@@ -422,10 +529,12 @@ mod tests {
 
     #[test]
     fn nearest_picks_centres() {
-        assert_eq!(nearest_indices(4, 2), vec![1, 3]);
-        assert_eq!(nearest_indices(2, 4), vec![0, 0, 1, 1]);
-        assert_eq!(nearest_indices(600, 96).len(), 96);
+        assert_eq!(nearest_indices(4, 2, 0..2), vec![1, 3]);
+        assert_eq!(nearest_indices(2, 4, 0..4), vec![0, 0, 1, 1]);
+        assert_eq!(nearest_indices(2, 4, 1..3), vec![0, 1]);
+        assert_eq!(nearest_indices(600, 96, 0..96).len(), 96);
         let src: Vec<u8> = (0..12).collect();
-        assert_eq!(nearest_resize(&src, 1, (4, 3), (2, 1)), vec![5, 7]);
+        let out = nearest_resize(&src, 1, (4, 3), (2, 1), Window::full((2, 1)));
+        assert_eq!(out, vec![5, 7]);
     }
 }
