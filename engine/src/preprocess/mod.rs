@@ -21,6 +21,8 @@
 //! # Ok::<(), arbor_engine::preprocess::PreprocessError>(())
 //! ```
 
+#![warn(missing_docs)]
+
 pub mod antialias;
 pub mod decode;
 mod error;
