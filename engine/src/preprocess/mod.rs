@@ -46,7 +46,7 @@ pub const OPENAI_MEAN: [f32; 3] = [0.481_454_66, 0.457_827_5, 0.408_210_73];
 // The digits are OpenAI's published constants, kept verbatim so they can be checked against
 // open_clip; they round to the same f32 either way.
 #[allow(clippy::excessive_precision)]
-pub const OPENAI_STD: [f32; 3] = [0.268_629_54, 0.261_302_58, 0.275_777_1];
+pub const OPENAI_STD: [f32; 3] = [0.268_629_54, 0.261_302_58, 0.275_777_11];
 
 /// Which reference preprocessing to reproduce.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
