@@ -323,7 +323,8 @@ fn store16(acc: f64) -> u16 {
 
 /// Pillow-exact bicubic resize of a 16-bit grayscale image (PIL mode `I;16`) from `in_size`
 /// to `out_size`, returning the `window` of the result. Pillow resamples these with unquantised
-/// `f64` weights, summing in its loop order, and stores each pass like Pillow (low and high byte clipped separately).
+/// `f64` weights, summing in its loop order, and stores each pass the way Pillow does (low and
+/// high byte clipped separately).
 pub fn bicubic_resize_u16(
     src: &[u16],
     (in_w, in_h): (usize, usize),
