@@ -76,10 +76,11 @@ impl ColorMode {
     }
 }
 
-/// An 8-bit image in one of PIL's modes: row-major, channels interleaved.
+/// An image in one of PIL's modes: row-major, channels interleaved, 8 bits per sample (16 for
+/// `I;16`).
 ///
-/// The invariant `pixels.len() == width * height * mode.bytes_per_pixel()` is checked on construction,
-/// so the kernels can index without re-validating.
+/// The invariant `pixels.len() == width * height * mode.bytes_per_pixel()` is checked on
+/// construction, so the kernels can index without re-validating.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DecodedImage {
     width: usize,

@@ -286,8 +286,9 @@ fn bicubic_channels<const C: usize>(
 /// `in_size` to `out_size`, returning the `window` of the result.
 ///
 /// # Panics
-/// If `channels` is not 1..=4 or `src` is not `in_w * in_h * channels` long (internal misuse,
-/// never user data: the callers derive both from a validated [`DecodedImage`](super::DecodedImage)).
+/// If `channels` is not 1..=4, `src` is not `in_w * in_h * channels` long or `window` is not
+/// inside `out_size` (internal misuse, never user data: the callers derive all of them from a
+/// validated [`DecodedImage`](super::DecodedImage)).
 pub fn bicubic_resize(
     src: &[u8],
     channels: usize,
