@@ -2,3 +2,6 @@
 
 pub mod tokenizer;
 pub use tokenizer::Tokenizer;
+
+pub mod preprocess;
+pub use preprocess::{Pipeline, PixelTensor, PreprocessError, Preprocessor};
