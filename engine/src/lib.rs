@@ -1,5 +1,8 @@
 //! Arbor engine (under construction).
 
+pub mod captions;
+pub use captions::{OPENAI_IMAGENET_TEMPLATES, Templates, TextType};
+
 pub mod tokenizer;
 pub use tokenizer::Tokenizer;
 
