@@ -1,1 +1,4 @@
 //! Arbor engine (under construction).
+
+pub mod model;
+pub use model::{Clip, ClipConfig};
