@@ -415,7 +415,7 @@ impl<'a> Section<'a> {
     }
 
     /// A string key that must hold one of `allowed` (the first is open_clip's default).
-    fn expect_str(&mut self, name: &str, allowed: &[&str]) -> Result<(), ModelError> {
+    fn expect_str(&mut self, name: &str, allowed: &[&'static str]) -> Result<(), ModelError> {
         let value = self.str_or(name, allowed[0])?;
         if allowed.contains(&value) {
             Ok(())
