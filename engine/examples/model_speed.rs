@@ -7,7 +7,7 @@
 
 use std::time::Instant;
 
-use arbor_engine::model::{Clip, ClipConfig, Cpu};
+use arbor_engine::model::{Clip, ClipConfig, Cpu, ModelDir, StateDict};
 use burn::tensor::{Int, Tensor, TensorData};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -19,6 +19,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let start = Instant::now();
     let model = Clip::<Cpu>::new(&config, &device)?;
     println!("random init: {:.2} s", start.elapsed().as_secs_f64());
+
+    let dir = std::env::temp_dir().join(format!("arbor-model-speed-{}", std::process::id()));
+    let state = StateDict::from_model(&model, "random ViT-B/16")?;
+    ModelDir::write(&state, config.clone(), "random", &dir)?;
+    let start = Instant::now();
+    let loaded = ModelDir::open(&dir)?.load::<Cpu>(&device);
+    println!(
+        "load from model dir: {:.3} s",
+        start.elapsed().as_secs_f64()
+    );
+    std::fs::remove_dir_all(&dir)?;
+    drop((loaded?, state));
 
     let pixels = Tensor::<Cpu, 4>::random(
         [1, 3, 224, 224],

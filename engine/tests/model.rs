@@ -8,8 +8,7 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use arbor_engine::model::{
-    Activation, Clip, ClipConfig, Cpu, ModelDir, ModelError, StateDict, import_openclip,
-    normalize,
+    Activation, Clip, ClipConfig, Cpu, ModelDir, ModelError, StateDict, import_openclip, normalize,
 };
 use burn::tensor::activation::softmax;
 use burn::tensor::{Int, Tensor, TensorData};
@@ -47,7 +46,9 @@ fn npy(path: &Path) -> Result<(Vec<f64>, Vec<usize>)> {
 fn image_names() -> Result<Vec<String>> {
     let path = fixtures().join("manifest.json");
     let manifest: serde_json::Value = serde_json::from_reader(File::open(&path)?)?;
-    let images = manifest["images"].as_array().ok_or("manifest has no images")?;
+    let images = manifest["images"]
+        .as_array()
+        .ok_or("manifest has no images")?;
     let names: Vec<String> = images
         .iter()
         .map(|image| image["name"].as_str().map(str::to_owned))
@@ -73,7 +74,10 @@ fn text_ids() -> Result<Tensor<Cpu, 2, Int>> {
     let (ids, shape) = npy(&fixtures().join("text_ids.npy"))?;
     assert_eq!(shape, [20, 77]);
     let ids: Vec<i64> = ids.into_iter().map(|v| v as i64).collect();
-    Ok(Tensor::from_data(TensorData::new(ids, [20, 77]), &Default::default()))
+    Ok(Tensor::from_data(
+        TensorData::new(ids, [20, 77]),
+        &Default::default(),
+    ))
 }
 
 fn values<const D: usize>(tensor: Tensor<Cpu, D>) -> Result<(Vec<f64>, Vec<usize>)> {
@@ -105,20 +109,32 @@ fn max_abs_diff<const D: usize>(actual: Tensor<Cpu, D>, reference: &Path) -> Res
 /// Asserts `actual` is within `rel · max|reference|` of the reference.
 fn assert_relative<const D: usize>(actual: Tensor<Cpu, D>, reference: &Path, rel: f64) -> Result {
     let (diff, scale) = max_abs_diff(actual, reference)?;
-    assert!(scale > 0.0, "{}: reference is all zeros", reference.display());
+    assert!(
+        scale > 0.0,
+        "{}: reference is all zeros",
+        reference.display()
+    );
     assert!(
         diff <= rel * scale,
         "{}: max error {diff:e} > {rel:e} · {scale:e}",
         reference.display()
     );
-    println!("{}: max error / max|ref| = {:.2e}", reference.display(), diff / scale);
+    println!(
+        "{}: max error / max|ref| = {:.2e}",
+        reference.display(),
+        diff / scale
+    );
     Ok(())
 }
 
 /// Asserts `actual` is within `abs` of the reference everywhere.
 fn assert_absolute<const D: usize>(actual: Tensor<Cpu, D>, reference: &Path, abs: f64) -> Result {
     let (diff, _) = max_abs_diff(actual, reference)?;
-    assert!(diff <= abs, "{}: max error {diff:e} > {abs:e}", reference.display());
+    assert!(
+        diff <= abs,
+        "{}: max error {diff:e} > {abs:e}",
+        reference.display()
+    );
     println!("{}: max abs error = {diff:.2e}", reference.display());
     Ok(())
 }
@@ -126,7 +142,11 @@ fn assert_absolute<const D: usize>(actual: Tensor<Cpu, D>, reference: &Path, abs
 fn load(model: &str, file: &str) -> Result<Clip<Cpu>> {
     let dir = fixtures().join(model);
     let config = ClipConfig::from_open_clip_json(dir.join("open_clip_config.json"))?;
-    Ok(Clip::from_checkpoint(&config, dir.join(file), &Default::default())?)
+    Ok(Clip::from_checkpoint(
+        &config,
+        dir.join(file),
+        &Default::default(),
+    )?)
 }
 
 /// Every output and intermediate of `model` against open_clip.
@@ -138,14 +158,25 @@ fn check_against_open_clip(model_name: &str, file: &str) -> Result {
 
     assert_relative(images.clone(), &dir.join("image_features_f64.npy"), 1e-5)?;
     assert_relative(texts.clone(), &dir.join("text_features_f64.npy"), 1e-5)?;
-    assert_absolute(normalize(images.clone()), &dir.join("image_features_norm_f64.npy"), 1e-5)?;
-    assert_absolute(normalize(texts.clone()), &dir.join("text_features_norm_f64.npy"), 1e-5)?;
+    assert_absolute(
+        normalize(images.clone()),
+        &dir.join("image_features_norm_f64.npy"),
+        1e-5,
+    )?;
+    assert_absolute(
+        normalize(texts.clone()),
+        &dir.join("text_features_norm_f64.npy"),
+        1e-5,
+    )?;
     let logits = model.logits(images, texts);
     assert_absolute(logits.clone(), &dir.join("logits_f64.npy"), 1e-3)?;
     assert_absolute(softmax(logits, 1), &dir.join("probs_f64.npy"), 1e-5)?;
     let (scale, _) = npy(&dir.join("logit_scale_exp.npy"))?;
     let (ours, _) = values(model.logit_multiplier())?;
-    assert!((ours[0] - scale[0]).abs() <= 1e-5 * scale[0], "{ours:?} vs {scale:?}");
+    assert!(
+        (ours[0] - scale[0]).abs() <= 1e-5 * scale[0],
+        "{ours:?} vs {scale:?}"
+    );
 
     let inter = dir.join("intermediates");
     let image0 = pixel_batch()?.narrow(0, 0, 1);
@@ -202,15 +233,25 @@ fn the_activation_flag_matters() -> Result {
     let mut config = ClipConfig::from_open_clip_json(dir.join("open_clip_config.json"))?;
     assert_eq!(config.activation, Activation::Gelu);
     config.activation = Activation::QuickGelu;
-    let wrong = Clip::<Cpu>::from_checkpoint(&config, dir.join("model.safetensors"), &Default::default())?;
+    let wrong =
+        Clip::<Cpu>::from_checkpoint(&config, dir.join("model.safetensors"), &Default::default())?;
     let (diff, _) = max_abs_diff(
         wrong.encode_image(pixel_batch()?)?,
         &dir.join("image_features_f64.npy"),
     )?;
     // The manifest measures about 0.025; far above the 1e-5 tolerance of a match.
-    assert!(diff > 1e-3, "QuickGELU on GELU weights still matches: {diff:e}");
-    let (diff, _) = max_abs_diff(wrong.encode_text(text_ids()?)?, &dir.join("text_features_f64.npy"))?;
-    assert!(diff > 1e-3, "QuickGELU on GELU weights still matches: {diff:e}");
+    assert!(
+        diff > 1e-3,
+        "QuickGELU on GELU weights still matches: {diff:e}"
+    );
+    let (diff, _) = max_abs_diff(
+        wrong.encode_text(text_ids()?)?,
+        &dir.join("text_features_f64.npy"),
+    )?;
+    assert!(
+        diff > 1e-3,
+        "QuickGELU on GELU weights still matches: {diff:e}"
+    );
     Ok(())
 }
 
@@ -221,7 +262,11 @@ fn truncated_text_equals_full_length_text() -> Result {
     let ids = text_ids()?.narrow(0, 0, 4);
     let fast = values(model.encode_text(ids.clone())?)?.0;
     let full = values(model.trace_text(ids)?.projected)?.0;
-    let diff = fast.iter().zip(&full).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+    let diff = fast
+        .iter()
+        .zip(&full)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f64::max);
     assert!(diff < 1e-5, "truncation changed the features by {diff:e}");
     Ok(())
 }
@@ -236,7 +281,10 @@ fn missing_tensor_is_named() -> Result {
         Err(ModelError::MissingTensors { names, path }) => {
             assert_eq!(
                 names,
-                ["visual.ln_post.bias", "transformer.resblocks.1.attn.in_proj_weight"]
+                [
+                    "visual.ln_post.bias",
+                    "transformer.resblocks.1.attn.in_proj_weight"
+                ]
             );
             assert!(path.ends_with("tiny_gelu/model.safetensors"));
         }
@@ -251,7 +299,12 @@ fn wrong_shape_is_named() -> Result {
     config.embed_dim = 16;
     let path = fixtures().join("tiny_gelu/model.safetensors");
     match Clip::<Cpu>::from_checkpoint(&config, &path, &Default::default()) {
-        Err(ModelError::TensorShape { name, expected, found, .. }) => {
+        Err(ModelError::TensorShape {
+            name,
+            expected,
+            found,
+            ..
+        }) => {
             assert_eq!(name, "visual.proj");
             assert_eq!((expected, found), (vec![64, 16], vec![64, 32]));
         }
@@ -268,7 +321,11 @@ fn unexpected_tensors_are_named() -> Result {
     match Clip::<Cpu>::from_checkpoint(&config, &path, &Default::default()) {
         Err(ModelError::UnexpectedTensors { names, .. }) => {
             assert_eq!(names.len(), 12, "{names:?}");
-            assert!(names.iter().all(|n| n.starts_with("transformer.resblocks.1.")));
+            assert!(
+                names
+                    .iter()
+                    .all(|n| n.starts_with("transformer.resblocks.1."))
+            );
         }
         other => panic!("expected UnexpectedTensors, got {other:?}"),
     }
@@ -318,11 +375,21 @@ fn bad_inputs_are_errors() -> Result {
     let model = load("tiny_gelu", "model.safetensors")?;
     let device = Default::default();
     let pixels = Tensor::<Cpu, 4>::zeros([1, 3, 32, 32], &device);
-    assert!(matches!(model.encode_image(pixels), Err(ModelError::InvalidInput { .. })));
-    let ids = Tensor::<Cpu, 2, Int>::from_data(TensorData::new(vec![49406_i64, 49408], [1, 2]), &device);
-    assert!(matches!(model.encode_text(ids), Err(ModelError::InvalidInput { .. })));
+    assert!(matches!(
+        model.encode_image(pixels),
+        Err(ModelError::InvalidInput { .. })
+    ));
+    let ids =
+        Tensor::<Cpu, 2, Int>::from_data(TensorData::new(vec![49406_i64, 49408], [1, 2]), &device);
+    assert!(matches!(
+        model.encode_text(ids),
+        Err(ModelError::InvalidInput { .. })
+    ));
     let long = Tensor::<Cpu, 2, Int>::zeros([1, 78], &device);
-    assert!(matches!(model.encode_text(long), Err(ModelError::InvalidInput { .. })));
+    assert!(matches!(
+        model.encode_text(long),
+        Err(ModelError::InvalidInput { .. })
+    ));
     Ok(())
 }
 
@@ -336,7 +403,9 @@ fn import_then_load_gives_identical_features() -> Result {
         source.join("open_clip_config.json"),
         &out,
     )?;
-    assert!(!std::fs::read_dir(tmp.path())?.any(|e| e.is_ok_and(|e| e.file_name() != "bioclip-tiny")));
+    assert!(
+        !std::fs::read_dir(tmp.path())?.any(|e| e.is_ok_and(|e| e.file_name() != "bioclip-tiny"))
+    );
 
     let reopened = ModelDir::open(&out)?;
     assert_eq!(reopened.config().activation, Activation::QuickGelu);
@@ -360,7 +429,10 @@ fn import_then_load_gives_identical_features() -> Result {
     // The written weights are still an open_clip state_dict.
     let written = StateDict::open(dir.weights_path())?;
     assert_eq!(written.shape("logit_scale"), Some(&[][..]));
-    assert_eq!(written.len(), StateDict::open(source.join("model.safetensors"))?.len());
+    assert_eq!(
+        written.len(),
+        StateDict::open(source.join("model.safetensors"))?.len()
+    );
 
     let again = import_openclip(
         source.join("model.safetensors"),
@@ -373,7 +445,9 @@ fn import_then_load_gives_identical_features() -> Result {
     let weights = dir.weights_path();
     let bytes = std::fs::read(&weights)?;
     std::fs::write(&weights, &bytes[..bytes.len() - 100])?;
-    let error = reopened.load::<Cpu>(&Default::default()).expect_err("truncated weights");
+    let error = reopened
+        .load::<Cpu>(&Default::default())
+        .expect_err("truncated weights");
     assert!(error.to_string().contains("model.safetensors"), "{error}");
     Ok(())
 }
@@ -388,9 +462,34 @@ fn import_rejects_mismatched_checkpoint_and_leaves_nothing() -> Result {
     let config = tmp.path().join("config.json");
     std::fs::write(&config, json.to_string())?;
     let out = tmp.path().join("model");
-    let result = import_openclip(fixtures().join("tiny_gelu/model.safetensors"), &config, &out);
-    assert!(matches!(result, Err(ModelError::TensorShape { .. })), "{result:?}");
-    let left: Vec<_> = std::fs::read_dir(tmp.path())?.filter_map(|e| e.ok()).map(|e| e.file_name()).collect();
+    let result = import_openclip(
+        fixtures().join("tiny_gelu/model.safetensors"),
+        &config,
+        &out,
+    );
+    assert!(
+        matches!(result, Err(ModelError::TensorShape { .. })),
+        "{result:?}"
+    );
+    let left: Vec<_> = std::fs::read_dir(tmp.path())?
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name())
+        .collect();
     assert_eq!(left, ["config.json"]);
+    Ok(())
+}
+
+#[test]
+fn a_models_state_dict_is_open_clips() -> Result {
+    let original = StateDict::open(fixtures().join("tiny_gelu/model.safetensors"))?;
+    let model = load("tiny_gelu", "model.safetensors")?;
+    let exported = StateDict::from_model(&model, "exported")?;
+    let names: Vec<&str> = original.names().collect();
+    assert_eq!(exported.names().collect::<Vec<_>>(), names);
+    for name in names {
+        assert_eq!(exported.shape(name), original.shape(name), "{name}");
+        assert_eq!(exported.values(name), original.values(name), "{name}");
+    }
+    assert_eq!(exported.identity_hash(), original.identity_hash());
     Ok(())
 }

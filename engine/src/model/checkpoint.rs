@@ -12,9 +12,11 @@ use std::path::{Path, PathBuf};
 use burn::tensor::backend::Backend;
 use burn::tensor::{DType, Tensor, TensorData};
 use burn_store::pytorch::PytorchReader;
+use burn_store::{BurnToPyTorchAdapter, ModuleSnapshot};
 use safetensors::{Dtype, SafeTensors};
 use sha2::{Digest, Sha256};
 
+use super::clip::Clip;
 use super::error::ModelError;
 use super::params::{Init, ParamSource};
 
@@ -62,14 +64,18 @@ impl StateDict {
         // weights file in place (it writes a new file and renames it), so the only risk is
         // another process truncating the file while it is read, as with any mmap reader.
         let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| ModelError::io(path, e))?;
-        let file_tensors = SafeTensors::deserialize(&map)
-            .map_err(|e| ModelError::checkpoint(path, format!("not a valid safetensors file: {e}")))?;
+        let file_tensors = SafeTensors::deserialize(&map).map_err(|e| {
+            ModelError::checkpoint(path, format!("not a valid safetensors file: {e}"))
+        })?;
         let mut tensors = BTreeMap::new();
         for (name, view) in file_tensors.tensors() {
             let values = safetensors_values(view.dtype(), view.data()).ok_or_else(|| {
                 ModelError::checkpoint(
                     path,
-                    format!("tensor `{name}` has dtype {:?}; expected a float", view.dtype()),
+                    format!(
+                        "tensor `{name}` has dtype {:?}; expected a float",
+                        view.dtype()
+                    ),
                 )
             })?;
             let shape = view.shape().to_vec();
@@ -88,17 +94,24 @@ impl StateDict {
     /// The file cannot be read, is not a torch state_dict, or holds non-float tensors.
     pub fn from_pytorch(path: impl AsRef<Path>) -> Result<Self, ModelError> {
         let path = path.as_ref();
-        let reader = PytorchReader::new(path)
-            .map_err(|e| ModelError::checkpoint(path, format!("not a readable torch state_dict: {e}")))?;
+        let reader = PytorchReader::new(path).map_err(|e| {
+            ModelError::checkpoint(path, format!("not a readable torch state_dict: {e}"))
+        })?;
         let mut tensors = BTreeMap::new();
         for (name, snapshot) in reader.into_tensors() {
             let data = snapshot
                 .to_data()
                 .map_err(|e| ModelError::checkpoint(path, format!("tensor `{name}`: {e:?}")))?;
-            if !matches!(data.dtype, DType::F32 | DType::F64 | DType::F16 | DType::BF16) {
+            if !matches!(
+                data.dtype,
+                DType::F32 | DType::F64 | DType::F16 | DType::BF16
+            ) {
                 return Err(ModelError::checkpoint(
                     path,
-                    format!("tensor `{name}` has dtype {:?}; expected a float", data.dtype),
+                    format!(
+                        "tensor `{name}` has dtype {:?}; expected a float",
+                        data.dtype
+                    ),
                 ));
             }
             let shape = data.shape.to_vec();
@@ -175,6 +188,45 @@ impl StateDict {
             .iter()
             .map(|byte| format!("{byte:02x}"))
             .collect()
+    }
+
+    /// The weights of `model` under open_clip's names, layouts and shapes (LayerNorm
+    /// `weight`/`bias`, torch `[out, in]` linear weights, a 0-d `logit_scale`): what open_clip's
+    /// `state_dict()` would hold. `path` is recorded as the tensors' origin for error messages.
+    ///
+    /// # Errors
+    /// A tensor cannot be read back from the device.
+    pub fn from_model<B: Backend>(
+        model: &Clip<B>,
+        path: impl Into<PathBuf>,
+    ) -> Result<Self, ModelError> {
+        let path = path.into();
+        let mut tensors = BTreeMap::new();
+        for snapshot in model.collect(None, Some(Box::new(BurnToPyTorchAdapter)), false) {
+            let name = snapshot.full_path();
+            let data = snapshot
+                .to_data()
+                .map_err(|e| ModelError::checkpoint(&path, format!("tensor `{name}`: {e:?}")))?;
+            let values = data
+                .convert::<f32>()
+                .into_vec::<f32>()
+                .map_err(|e| ModelError::checkpoint(&path, format!("tensor `{name}`: {e:?}")))?;
+            let shape = if name == "logit_scale" {
+                Vec::new() // a torch scalar
+            } else {
+                snapshot.shape.to_vec()
+            };
+            tensors.insert(name, Entry { shape, values });
+        }
+        Ok(Self { path, tensors })
+    }
+
+    /// Writes the tensors to `path` as float32 safetensors, with their names and shapes.
+    ///
+    /// # Errors
+    /// The file cannot be written.
+    pub fn save_safetensors(&self, path: impl AsRef<Path>) -> Result<(), ModelError> {
+        self.write_safetensors(path.as_ref(), BTreeMap::new())
     }
 
     /// Writes every tensor as float32 safetensors with the same names and shapes, plus

@@ -11,10 +11,10 @@ use super::checkpoint::StateDict;
 use super::config::ClipConfig;
 use super::error::ModelError;
 use super::params::{Init, ParamSource, RandomInit};
-use super::transformer::{Transformer, TransformerShape, layer_norm};
-use super::vision::VisionTransformer;
 pub use super::text::TextTrace;
+use super::transformer::{Transformer, TransformerShape, layer_norm};
 pub use super::vision::VisionTrace;
+use super::vision::VisionTransformer;
 
 /// open_clip's `CLIP` with a ViT image tower. Field names follow open_clip's state_dict
 /// (burn calls LayerNorm's weight/bias gamma/beta and stores `nn.Linear` weights transposed,
@@ -159,7 +159,11 @@ impl<B: Backend> Clip<B> {
 
     /// CLIP logits `[images, texts]`: `exp(logit_scale) · normalize(images) · normalize(texts)ᵀ`,
     /// open_clip's `logits_per_image`.
-    pub fn logits(&self, image_features: Tensor<B, 2>, text_features: Tensor<B, 2>) -> Tensor<B, 2> {
+    pub fn logits(
+        &self,
+        image_features: Tensor<B, 2>,
+        text_features: Tensor<B, 2>,
+    ) -> Tensor<B, 2> {
         let cosine = normalize(image_features).matmul(normalize(text_features).transpose());
         cosine * self.logit_multiplier().unsqueeze::<2>()
     }

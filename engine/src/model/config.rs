@@ -378,7 +378,10 @@ impl<'a> Section<'a> {
         match self.get(name) {
             None => Ok(default),
             Some(value) => value.as_bool().ok_or_else(|| {
-                ModelError::invalid(self.key(name), format!("expected true/false, found {value}"))
+                ModelError::invalid(
+                    self.key(name),
+                    format!("expected true/false, found {value}"),
+                )
             }),
         }
     }
@@ -451,7 +454,10 @@ fn optional_positive(s: &mut Section, name: &str) -> Result<Option<usize>, Model
     match s.get(name) {
         None => Ok(None),
         Some(value) => as_usize(value).filter(|v| *v > 0).map(Some).ok_or_else(|| {
-            ModelError::invalid(s.key(name), format!("expected a positive integer, found {value}"))
+            ModelError::invalid(
+                s.key(name),
+                format!("expected a positive integer, found {value}"),
+            )
         }),
     }
 }

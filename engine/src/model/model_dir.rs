@@ -11,11 +11,11 @@ use std::path::{Path, PathBuf};
 use burn::tensor::backend::Backend;
 use serde::{Deserialize, Serialize};
 
+use super::Cpu;
 use super::checkpoint::StateDict;
 use super::clip::Clip;
 use super::config::ClipConfig;
 use super::error::ModelError;
-use super::Cpu;
 
 /// The image preprocessing a model directory asks for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -66,11 +66,13 @@ impl ModelDir {
     pub fn open(path: impl AsRef<Path>) -> Result<Self, ModelError> {
         let path = path.as_ref();
         let manifest_path = path.join(Self::MANIFEST);
-        let text = fs::read_to_string(&manifest_path).map_err(|e| ModelError::io(&manifest_path, e))?;
-        let manifest: ModelManifest = serde_json::from_str(&text).map_err(|e| ModelError::Json {
-            path: manifest_path.clone(),
-            message: e.to_string(),
-        })?;
+        let text =
+            fs::read_to_string(&manifest_path).map_err(|e| ModelError::io(&manifest_path, e))?;
+        let manifest: ModelManifest =
+            serde_json::from_str(&text).map_err(|e| ModelError::Json {
+                path: manifest_path.clone(),
+                message: e.to_string(),
+            })?;
         if manifest.format_version != Self::FORMAT_VERSION {
             return Err(ModelError::Json {
                 path: manifest_path,
@@ -158,26 +160,48 @@ pub fn import_openclip(
     }
     let config = ClipConfig::from_open_clip_json(config_json)?;
     let state = StateDict::open(checkpoint)?;
-    let manifest = ModelManifest {
-        format_version: ModelDir::FORMAT_VERSION,
-        config,
-        image_transform: ImageTransform::Squash,
-        weights_sha256: state.identity_hash(),
-        source: checkpoint
-            .file_name()
-            .map(|name| name.to_string_lossy().into_owned())
-            .unwrap_or_default(),
-    };
-    let staging = staging_path(out_dir)?;
-    fs::create_dir(&staging).map_err(|e| ModelError::io(&staging, e))?;
-    let written = write_dir(&staging, &state, &manifest)
-        .and_then(|()| fs::rename(&staging, out_dir).map_err(|e| ModelError::io(out_dir, e)));
-    if let Err(error) = written {
-        // Best effort: the staging directory is ours and incomplete.
-        let _ = fs::remove_dir_all(&staging);
-        return Err(error);
+    let source = checkpoint
+        .file_name()
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    ModelDir::write(&state, config, &source, out_dir)
+}
+
+impl ModelDir {
+    /// Writes `state` with `config` as a new model directory at `out_dir` (atomically, checked
+    /// by loading it back, as [`import_openclip`] describes) and opens it. `source` names where
+    /// the weights came from. Use [`StateDict::from_model`] to save a trained [`Clip`].
+    ///
+    /// # Errors
+    /// `out_dir` already exists, the weights do not fit `config`, or a file cannot be written.
+    pub fn write(
+        state: &StateDict,
+        config: ClipConfig,
+        source: &str,
+        out_dir: impl AsRef<Path>,
+    ) -> Result<Self, ModelError> {
+        let out_dir = out_dir.as_ref();
+        if out_dir.exists() {
+            return Err(ModelError::AlreadyExists(out_dir.to_owned()));
+        }
+        let manifest = ModelManifest {
+            format_version: Self::FORMAT_VERSION,
+            config,
+            image_transform: ImageTransform::Squash,
+            weights_sha256: state.identity_hash(),
+            source: source.to_owned(),
+        };
+        let staging = staging_path(out_dir)?;
+        fs::create_dir(&staging).map_err(|e| ModelError::io(&staging, e))?;
+        let written = write_dir(&staging, state, &manifest)
+            .and_then(|()| fs::rename(&staging, out_dir).map_err(|e| ModelError::io(out_dir, e)));
+        if let Err(error) = written {
+            // Best effort: the staging directory is ours and incomplete.
+            let _ = fs::remove_dir_all(&staging);
+            return Err(error);
+        }
+        Self::open(out_dir)
     }
-    ModelDir::open(out_dir)
 }
 
 /// A hidden sibling of `out_dir`, unique to this process, on the same file system so the final
@@ -197,7 +221,10 @@ fn write_dir(dir: &Path, state: &StateDict, manifest: &ModelManifest) -> Result<
     let weights = dir.join(ModelDir::WEIGHTS);
     let metadata = BTreeMap::from([
         ("format".to_owned(), "pt".to_owned()),
-        ("arbor_weights_sha256".to_owned(), manifest.weights_sha256.clone()),
+        (
+            "arbor_weights_sha256".to_owned(),
+            manifest.weights_sha256.clone(),
+        ),
     ]);
     state.write_safetensors(&weights, metadata)?;
     sync(&weights)?;

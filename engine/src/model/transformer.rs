@@ -3,11 +3,11 @@
 
 use burn::module::{Module, Param};
 use burn::nn::{LayerNorm, LayerNormConfig, Linear};
+use burn::tensor::Tensor;
 use burn::tensor::activation::{gelu, sigmoid};
 use burn::tensor::backend::Backend;
 use burn::tensor::module::{attention, linear};
 use burn::tensor::ops::AttentionModuleOptions;
-use burn::tensor::Tensor;
 
 use super::config::Activation;
 use super::error::ModelError;
@@ -144,7 +144,12 @@ impl<B: Backend> Mlp<B> {
         let proj_std = (w as f64).powf(-0.5) * ((2 * shape.layers) as f64).powf(-0.5);
         Ok(Self {
             c_fc: torch_linear(src, &format!("{name}.c_fc"), [w, shape.mlp_width], fc_std)?,
-            c_proj: torch_linear(src, &format!("{name}.c_proj"), [shape.mlp_width, w], proj_std)?,
+            c_proj: torch_linear(
+                src,
+                &format!("{name}.c_proj"),
+                [shape.mlp_width, w],
+                proj_std,
+            )?,
             activation: shape.activation,
         })
     }

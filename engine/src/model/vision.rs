@@ -3,14 +3,14 @@
 
 use burn::module::{Module, Param};
 use burn::nn::LayerNorm;
+use burn::tensor::Tensor;
 use burn::tensor::backend::Backend;
 use burn::tensor::module::linear;
-use burn::tensor::Tensor;
 
 use super::config::{Activation, VisionConfig};
 use super::error::ModelError;
 use super::params::{Init, ParamSource};
-use super::transformer::{layer_norm, Transformer, TransformerShape};
+use super::transformer::{Transformer, TransformerShape, layer_norm};
 
 /// `visual.conv1`: the patch embedding, a bias-free convolution with stride = kernel = patch
 /// size, weight `[width, 3, patch, patch]` as in torch.
