@@ -116,6 +116,8 @@ pub struct PreprocessConfig {
 
 impl Default for PreprocessConfig {
     /// open_clip's `PreprocessCfg` defaults: OpenAI mean/std, bicubic, shortest side.
+    // The constants are spelled exactly as open_clip's Python source; f32 rounds them the same.
+    #[allow(clippy::excessive_precision)]
     fn default() -> Self {
         Self {
             mean: [0.481_454_66, 0.457_827_5, 0.408_210_73],
