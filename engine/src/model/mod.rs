@@ -14,6 +14,8 @@
 //! * [`import_openclip`] converts a checkpoint into an Arbor model directory that
 //!   [`ModelDir::open`] loads quickly.
 
+#![warn(missing_docs)]
+
 mod checkpoint;
 mod clip;
 mod config;
@@ -31,6 +33,8 @@ pub use config::{
 };
 pub use error::ModelError;
 pub use model_dir::{ImageTransform, ModelDir, ModelManifest, import_openclip};
+pub use transformer::{Mlp, MultiheadAttention, ResidualAttentionBlock, Transformer};
+pub use vision::{PatchConv, VisionTransformer};
 
 /// The default CPU backend: burn's pure-Rust `flex` backend (multithreaded `gemm`).
 pub type Cpu = burn_flex::Flex;
