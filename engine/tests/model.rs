@@ -493,3 +493,52 @@ fn a_models_state_dict_is_open_clips() -> Result {
     assert_eq!(exported.identity_hash(), original.identity_hash());
     Ok(())
 }
+
+#[test]
+fn the_model_trains_under_autodiff() -> Result {
+    type Train = burn::backend::Autodiff<Cpu>;
+    let device = Default::default();
+    let model = Clip::<Train>::new(&ClipConfig::tiny(), &device)?;
+    let pixels = Tensor::<Train, 4>::random(
+        [2, 3, 64, 64],
+        burn::tensor::Distribution::Normal(0.0, 1.0),
+        &device,
+    );
+    let ids = Tensor::<Train, 2, Int>::from_data(
+        TensorData::new(
+            vec![49406_i64, 320, 49407, 0, 49406, 321, 322, 49407],
+            [2, 4],
+        ),
+        &device,
+    );
+    let logits = model.logits(model.encode_image(pixels)?, model.encode_text(ids)?);
+    let grads = logits.sum().backward();
+    for (name, grad) in [
+        (
+            "visual in_proj_weight",
+            model.visual.transformer.resblocks[0]
+                .attn
+                .in_proj_weight
+                .grad(&grads),
+        ),
+        (
+            "text in_proj_weight",
+            model.transformer.resblocks[1]
+                .attn
+                .in_proj_weight
+                .grad(&grads),
+        ),
+        (
+            "logit_scale",
+            model.logit_scale.grad(&grads).map(|g| g.reshape([1, 1])),
+        ),
+    ] {
+        let grad = grad.ok_or(format!("no gradient for {name}"))?;
+        let (values, _) = values(grad)?;
+        assert!(
+            values.iter().all(|v| v.is_finite()) && values.iter().any(|v| *v != 0.0),
+            "{name}"
+        );
+    }
+    Ok(())
+}
