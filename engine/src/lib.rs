@@ -8,3 +8,16 @@ pub use tokenizer::Tokenizer;
 
 pub mod preprocess;
 pub use preprocess::{Pipeline, PixelTensor, PreprocessError, Preprocessor};
+
+pub mod embedder;
+pub mod error;
+pub use embedder::Embedder;
+pub use error::{EngineError, Result};
+
+pub mod label_cache;
+pub mod zeroshot;
+pub use label_cache::LabelCache;
+pub use zeroshot::{LabelClassifier, LabelHit, Softmax, TreeClassifier};
+
+pub mod model;
+pub use model::{Clip, ClipConfig};

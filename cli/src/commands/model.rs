@@ -1,0 +1,77 @@
+//! `arbor import openclip` and `arbor tokenize`.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use arbor_engine::Tokenizer;
+use arbor_engine::model::import_openclip;
+use clap::{Args, Subcommand};
+
+use crate::inputs::read_lines;
+
+/// Bring weights from other tools into Arbor.
+#[derive(Debug, Subcommand)]
+pub enum ImportCommand {
+    /// Convert an open_clip checkpoint (.bin or .safetensors) into an Arbor model directory.
+    #[command(after_help = "Example:\n  arbor import openclip --checkpoint open_clip_pytorch_model.bin --config open_clip_config.json --out bioclip")]
+    Openclip(ImportOpenclipArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ImportOpenclipArgs {
+    /// open_clip state_dict: torch .bin (read without running any pickle code) or .safetensors.
+    #[arg(long)]
+    checkpoint: PathBuf,
+    /// The model's open_clip_config.json.
+    #[arg(long)]
+    config: PathBuf,
+    /// Output model directory (must not exist).
+    #[arg(long)]
+    out: PathBuf,
+}
+
+pub fn import(cmd: ImportCommand) -> Result<()> {
+    match cmd {
+        ImportCommand::Openclip(a) => {
+            let dir = import_openclip(&a.checkpoint, &a.config, &a.out)?;
+            let m = dir.manifest();
+            eprintln!(
+                "wrote {} (embed {}, vision {}x{} patch {}, weights {})",
+                dir.path().display(),
+                m.config.embed_dim,
+                m.config.vision.image_size,
+                m.config.vision.image_size,
+                m.config.vision.patch_size,
+                &m.weights_sha256[..16.min(m.weights_sha256.len())]
+            );
+            Ok(())
+        }
+    }
+}
+
+/// Print open_clip token ids, one JSON array per text.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  arbor tokenize --text \"a photo of Corvus corax.\"\n  arbor tokenize --file labels.txt")]
+pub struct TokenizeArgs {
+    /// Texts to tokenize.
+    #[arg(long, num_args = 1.., required_unless_present = "file")]
+    text: Vec<String>,
+    /// A file with one text per line.
+    #[arg(long, conflicts_with = "text")]
+    file: Option<PathBuf>,
+    /// Context length (77 for CLIP).
+    #[arg(long, default_value_t = 77)]
+    context_length: usize,
+}
+
+pub fn tokenize(a: TokenizeArgs) -> Result<()> {
+    let texts = match &a.file {
+        Some(f) => read_lines(f)?,
+        None => a.text,
+    };
+    let tokenizer = Tokenizer::new(a.context_length).context("loading the tokenizer")?;
+    for t in &texts {
+        println!("{}", serde_json::to_string(&tokenizer.tokenize(t))?);
+    }
+    Ok(())
+}

@@ -1,0 +1,65 @@
+//! Embedding throughput of a randomly initialised ViT-B/16 CLIP (BioCLIP's shape) on the CPU.
+//!
+//! `cargo run --release -p arbor-engine --example model_speed [image_iters] [text_iters]`
+//!
+//! Reports images/s at batch 1 and texts/s at batch 256, for full-length (77-token) texts and
+//! for taxon-caption-length (20-token) texts, which the end-of-text truncation speeds up.
+
+use std::time::Instant;
+
+use arbor_engine::model::{Clip, ClipConfig, Cpu, ModelDir, StateDict};
+use burn::tensor::{Int, Tensor, TensorData};
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let mut args = std::env::args().skip(1).map(|a| a.parse::<usize>());
+    let image_iters = args.next().transpose()?.unwrap_or(10);
+    let text_iters = args.next().transpose()?.unwrap_or(2);
+    let device = Default::default();
+    let config = ClipConfig::vit_b_16();
+    let start = Instant::now();
+    let model = Clip::<Cpu>::new(&config, &device)?;
+    println!("random init: {:.2} s", start.elapsed().as_secs_f64());
+
+    let dir = std::env::temp_dir().join(format!("arbor-model-speed-{}", std::process::id()));
+    let state = StateDict::from_model(&model, "random ViT-B/16")?;
+    ModelDir::write(&state, config.clone(), "random", &dir)?;
+    let start = Instant::now();
+    let loaded = ModelDir::open(&dir)?.load::<Cpu>(&device);
+    println!("load from model dir: {:.3} s", start.elapsed().as_secs_f64());
+    std::fs::remove_dir_all(&dir)?;
+    drop((loaded?, state));
+
+    let pixels = Tensor::<Cpu, 4>::random([1, 3, 224, 224], burn::tensor::Distribution::Normal(0.0, 1.0), &device);
+    model.encode_image(pixels.clone())?; // warm-up
+    let start = Instant::now();
+    for _ in 0..image_iters {
+        model.encode_image(pixels.clone())?.into_data();
+    }
+    let rate = image_iters as f64 / start.elapsed().as_secs_f64();
+    println!("encode_image batch 1: {rate:.2} images/s");
+
+    for eot in [76, 19] {
+        let ids = caption_ids(256, eot, config.text.context_length);
+        model.encode_text(ids.clone())?; // warm-up
+        let start = Instant::now();
+        for _ in 0..text_iters {
+            model.encode_text(ids.clone())?.into_data();
+        }
+        let rate = (256 * text_iters) as f64 / start.elapsed().as_secs_f64();
+        println!("encode_text batch 256, end of text at {eot}: {rate:.1} texts/s");
+    }
+    Ok(())
+}
+
+/// `batch` rows of `[sot, tokens…, eot, 0…]` with the end of text at position `eot`.
+fn caption_ids(batch: usize, eot: usize, context: usize) -> Tensor<Cpu, 2, Int> {
+    let mut ids = vec![0_i64; batch * context];
+    for (row, chunk) in ids.chunks_exact_mut(context).enumerate() {
+        chunk[0] = 49406;
+        for (i, id) in chunk.iter_mut().enumerate().take(eot).skip(1) {
+            *id = 256 + ((row * 31 + i * 17) % 40000) as i64;
+        }
+        chunk[eot] = 49407;
+    }
+    Tensor::from_data(TensorData::new(ids, [batch, context]), &Default::default())
+}

@@ -1,0 +1,220 @@
+//! From photos and words to vectors: the model with its tokenizer and its
+//! image pipeline, batched, with image decoding overlapped with inference.
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+
+use burn::tensor::backend::Backend;
+use burn::tensor::{Int, Tensor, TensorData};
+use rayon::prelude::*;
+
+use crate::captions::Templates;
+use crate::error::{EngineError, Result};
+use crate::model::{Clip, Cpu, ImageTransform, ModelDir};
+use crate::preprocess::{Pipeline, PixelTensor, Preprocessor};
+use crate::tokenizer::Tokenizer;
+
+/// Texts per text-tower batch: long enough to amortise the per-call overhead,
+/// short enough that a 13,000-label run shows progress.
+pub const TEXT_BATCH: usize = 256;
+
+/// A loaded model ready to embed images and texts. `Send + Sync`.
+pub struct Embedder<B: Backend = Cpu> {
+    model: Clip<B>,
+    device: B::Device,
+    tokenizer: Tokenizer,
+    preprocessor: Preprocessor,
+    identity: String,
+    logit_scale: f32,
+}
+
+impl Embedder<Cpu> {
+    /// Opens an Arbor model directory on the CPU, with the image pipeline its
+    /// manifest names.
+    pub fn open(model_dir: impl AsRef<Path>) -> Result<Self> {
+        Self::open_on(model_dir, &Default::default())
+    }
+}
+
+impl<B: Backend> Embedder<B> {
+    /// Opens a model directory on a given device.
+    pub fn open_on(model_dir: impl AsRef<Path>, device: &B::Device) -> Result<Self> {
+        let dir = ModelDir::open(model_dir)?;
+        let model = dir.load::<B>(device)?;
+        let pipeline = match dir.manifest().image_transform {
+            ImageTransform::Squash => Pipeline::Squash,
+            ImageTransform::OpenClip => Pipeline::Crop,
+        };
+        let config = dir.config();
+        let preprocessor = Preprocessor::new(pipeline, config.vision.image_size)?
+            .with_normalization(config.preprocess.mean, config.preprocess.std)?;
+        let tokenizer = Tokenizer::new(config.text.context_length)?;
+        let logit_scale = scalar(model.logit_multiplier())?;
+        let identity = dir.manifest().weights_sha256.clone();
+        Ok(Embedder { model, device: device.clone(), tokenizer, preprocessor, identity, logit_scale })
+    }
+
+    /// Switches the image pipeline (`squash` is pybioclip's, `crop` open_clip's).
+    pub fn with_pipeline(mut self, pipeline: Pipeline) -> Result<Self> {
+        let config = self.model.config();
+        self.preprocessor = Preprocessor::new(pipeline, config.vision.image_size)?
+            .with_normalization(config.preprocess.mean, config.preprocess.std)?
+            .with_exif_orientation(false);
+        Ok(self)
+    }
+
+    /// Applies EXIF orientation before preprocessing (the reference does not).
+    pub fn with_exif_orientation(mut self, on: bool) -> Self {
+        self.preprocessor = self.preprocessor.clone().with_exif_orientation(on);
+        self
+    }
+
+    /// The model's weights hash: what caches key on.
+    pub fn identity(&self) -> &str {
+        &self.identity
+    }
+
+    /// `exp(logit_scale)`, the factor on cosine similarities before a softmax.
+    pub fn logit_scale(&self) -> f32 {
+        self.logit_scale
+    }
+
+    /// Dimension of the joint embedding.
+    pub fn dim(&self) -> usize {
+        self.model.config().embed_dim
+    }
+
+    /// The image pipeline in use.
+    pub fn preprocessor(&self) -> &Preprocessor {
+        &self.preprocessor
+    }
+
+    /// The tokenizer in use.
+    pub fn tokenizer(&self) -> &Tokenizer {
+        &self.tokenizer
+    }
+
+    /// The model.
+    pub fn model(&self) -> &Clip<B> {
+        &self.model
+    }
+
+    /// Image features (not normalised) of preprocessed images, row-major.
+    pub fn embed_pixels(&self, pixels: &[PixelTensor]) -> Result<Vec<f32>> {
+        if pixels.is_empty() {
+            return Ok(Vec::new());
+        }
+        let s = self.preprocessor.size();
+        let mut data = Vec::with_capacity(pixels.len() * 3 * s * s);
+        for p in pixels {
+            data.extend_from_slice(p.data());
+        }
+        let input = Tensor::<B, 4>::from_data(TensorData::new(data, [pixels.len(), 3, s, s]), &self.device);
+        host(self.model.encode_image(input)?)
+    }
+
+    /// Image features of files, in batches, decoding the next batch on other
+    /// threads while the model runs. `each(i, result)` is called in input
+    /// order; a file that cannot be read gives an error for that file only.
+    pub fn embed_files(
+        &self,
+        paths: &[PathBuf],
+        batch_size: usize,
+        mut each: impl FnMut(usize, Result<Vec<f32>>),
+    ) -> Result<()> {
+        let batch_size = batch_size.max(1);
+        let dim = self.dim();
+        let (tx, rx) = mpsc::sync_channel::<(usize, Vec<Result<PixelTensor>>)>(1);
+        let preprocessor = &self.preprocessor;
+        std::thread::scope(|scope| -> Result<()> {
+            scope.spawn(move || {
+                for (b, chunk) in paths.chunks(batch_size).enumerate() {
+                    let decoded: Vec<Result<PixelTensor>> =
+                        chunk.par_iter().map(|p| preprocessor.load(p).map_err(EngineError::from)).collect();
+                    if tx.send((b * batch_size, decoded)).is_err() {
+                        return;
+                    }
+                }
+            });
+            for (start, decoded) in rx {
+                let mut tensors = Vec::with_capacity(decoded.len());
+                let failures: Vec<Option<EngineError>> = decoded
+                    .into_iter()
+                    .map(|r| match r {
+                        Ok(t) => {
+                            tensors.push(t);
+                            None
+                        }
+                        Err(e) => Some(e),
+                    })
+                    .collect();
+                let features = self.embed_pixels(&tensors)?;
+                let mut rows = features.chunks_exact(dim).map(<[f32]>::to_vec);
+                for (i, failure) in failures.into_iter().enumerate() {
+                    each(start + i, failure.map_or_else(|| Ok(rows.next().unwrap_or_default()), Err));
+                }
+            }
+            Ok(())
+        })
+    }
+
+    /// Text features (not normalised) of texts, row-major, in batches of [`TEXT_BATCH`].
+    pub fn embed_texts(&self, texts: &[String]) -> Result<Vec<f32>> {
+        let mut out = Vec::with_capacity(texts.len() * self.dim());
+        for chunk in texts.chunks(TEXT_BATCH) {
+            let refs: Vec<&str> = chunk.iter().map(String::as_str).collect();
+            let ids = self.tokenizer.tokenize_batch(&refs);
+            let ctx = self.tokenizer.context_length();
+            let flat: Vec<i64> = ids.into_iter().flatten().map(i64::from).collect();
+            let input = Tensor::<B, 2, Int>::from_data(TensorData::new(flat, [chunk.len(), ctx]), &self.device);
+            out.extend(host(self.model.encode_text(input)?)?);
+        }
+        Ok(out)
+    }
+
+    /// Zero-shot embedding of labels: each label through the templates,
+    /// every text embedding L2-normalised, averaged and re-normalised
+    /// (pybioclip's and open_clip's recipe). Row-major, unit rows.
+    pub fn embed_labels(&self, labels: &[String], templates: Templates, mut progress: impl FnMut(usize)) -> Result<Vec<f32>> {
+        let dim = self.dim();
+        let per_label = templates.fill("").len();
+        // Whole labels per batch, so a batch's texts average into finished rows.
+        let labels_per_batch = (TEXT_BATCH / per_label).max(1);
+        let mut out = Vec::with_capacity(labels.len() * dim);
+        for chunk in labels.chunks(labels_per_batch) {
+            let texts: Vec<String> = chunk.iter().flat_map(|l| templates.fill(l)).collect();
+            let features = self.embed_texts(&texts)?;
+            for rows in features.chunks_exact(per_label * dim) {
+                let mut mean = vec![0f32; dim];
+                for row in rows.chunks_exact(dim) {
+                    let norm = row.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
+                    mean.iter_mut().zip(row).for_each(|(m, x)| *m += x / norm);
+                }
+                mean.iter_mut().for_each(|m| *m /= per_label as f32);
+                normalize_row(&mut mean);
+                out.extend(mean);
+            }
+            progress(chunk.len());
+        }
+        Ok(out)
+    }
+}
+
+/// Scales a row to unit length (rows of zeros stay zero).
+pub fn normalize_row(row: &mut [f32]) {
+    let norm = row.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
+    row.iter_mut().for_each(|x| *x /= norm);
+}
+
+/// Scales every `dim`-wide row of a row-major matrix to unit length.
+pub fn normalize_rows(data: &mut [f32], dim: usize) {
+    data.chunks_exact_mut(dim).for_each(normalize_row);
+}
+
+fn host<B: Backend, const D: usize>(t: Tensor<B, D>) -> Result<Vec<f32>> {
+    t.into_data().convert::<f32>().to_vec::<f32>().map_err(|e| EngineError::Invalid(format!("model output: {e:?}")))
+}
+
+fn scalar<B: Backend>(t: Tensor<B, 1>) -> Result<f32> {
+    host(t)?.first().copied().ok_or_else(|| EngineError::Invalid("empty logit scale".into()))
+}

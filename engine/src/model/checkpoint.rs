@@ -1,0 +1,294 @@
+//! Reading open_clip state_dicts: `.safetensors`, and torch `.bin`/`.pt` zip pickles.
+//!
+//! Torch files are parsed by burn-store's pickle reader, which understands only the opcodes and
+//! the few torch globals of a tensor state_dict: it never executes Python, so a hostile
+//! checkpoint can at worst be rejected.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use burn::tensor::backend::Backend;
+use burn::tensor::{DType, Tensor, TensorData};
+use burn_store::pytorch::PytorchReader;
+use burn_store::{BurnToPyTorchAdapter, ModuleSnapshot};
+use safetensors::{Dtype, SafeTensors};
+use sha2::{Digest, Sha256};
+
+use super::clip::Clip;
+use super::error::ModelError;
+use super::params::{Init, ParamSource};
+
+/// One tensor of a state_dict, converted to float32.
+#[derive(Clone, Debug)]
+struct Entry {
+    shape: Vec<usize>,
+    values: Vec<f32>,
+}
+
+/// The tensors of an open_clip checkpoint, by open_clip key name, converted to float32.
+///
+/// Build a model from it with [`super::Clip::from_state_dict`].
+#[derive(Clone, Debug)]
+pub struct StateDict {
+    path: PathBuf,
+    tensors: BTreeMap<String, Entry>,
+}
+
+impl StateDict {
+    /// Reads a checkpoint, recognising the format by its first bytes: a zip archive or a
+    /// legacy pickle is a torch file, anything else is read as safetensors.
+    ///
+    /// # Errors
+    /// The file cannot be read, is truncated or malformed, or holds non-float tensors.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, ModelError> {
+        let path = path.as_ref();
+        let mut magic = [0_u8; 4];
+        let mut file = File::open(path).map_err(|e| ModelError::io(path, e))?;
+        let read = file.read(&mut magic).map_err(|e| ModelError::io(path, e))?;
+        match &magic[..read] {
+            [b'P', b'K', 3, 4] | [0x80, ..] => Self::from_pytorch(path),
+            _ => Self::from_safetensors(path),
+        }
+    }
+
+    /// Reads a `.safetensors` file (memory-mapped, converted to float32).
+    ///
+    /// # Errors
+    /// The file cannot be read, its header is invalid or truncated, or a tensor is not a float.
+    pub fn from_safetensors(path: impl AsRef<Path>) -> Result<Self, ModelError> {
+        let path = path.as_ref();
+        let file = File::open(path).map_err(|e| ModelError::io(path, e))?;
+        // SAFETY: the map is read-only and dropped before returning; Arbor never writes a
+        // weights file in place (it writes a new file and renames it), so the only risk is
+        // another process truncating the file while it is read, as with any mmap reader.
+        let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| ModelError::io(path, e))?;
+        let file_tensors = SafeTensors::deserialize(&map)
+            .map_err(|e| ModelError::checkpoint(path, format!("not a valid safetensors file: {e}")))?;
+        let mut tensors = BTreeMap::new();
+        for (name, view) in file_tensors.tensors() {
+            let values = safetensors_values(view.dtype(), view.data()).ok_or_else(|| {
+                ModelError::checkpoint(path, format!("tensor `{name}` has dtype {:?}; expected a float", view.dtype()))
+            })?;
+            let shape = view.shape().to_vec();
+            tensors.insert(name, Entry { shape, values });
+        }
+        Ok(Self { path: path.to_owned(), tensors })
+    }
+
+    /// Reads a torch `torch.save` file of a state_dict (zip or legacy format) without
+    /// executing any pickle code.
+    ///
+    /// # Errors
+    /// The file cannot be read, is not a torch state_dict, or holds non-float tensors.
+    pub fn from_pytorch(path: impl AsRef<Path>) -> Result<Self, ModelError> {
+        let path = path.as_ref();
+        let reader = PytorchReader::new(path)
+            .map_err(|e| ModelError::checkpoint(path, format!("not a readable torch state_dict: {e}")))?;
+        let mut tensors = BTreeMap::new();
+        for (name, snapshot) in reader.into_tensors() {
+            let data =
+                snapshot.to_data().map_err(|e| ModelError::checkpoint(path, format!("tensor `{name}`: {e:?}")))?;
+            if !matches!(data.dtype, DType::F32 | DType::F64 | DType::F16 | DType::BF16) {
+                return Err(ModelError::checkpoint(
+                    path,
+                    format!("tensor `{name}` has dtype {:?}; expected a float", data.dtype),
+                ));
+            }
+            let shape = data.shape.to_vec();
+            let values = data
+                .convert::<f32>()
+                .into_vec::<f32>()
+                .map_err(|e| ModelError::checkpoint(path, format!("tensor `{name}`: {e:?}")))?;
+            tensors.insert(name, Entry { shape, values });
+        }
+        Ok(Self { path: path.to_owned(), tensors })
+    }
+
+    /// The file the tensors were read from.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The tensor names, sorted.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.tensors.keys().map(String::as_str)
+    }
+
+    /// The shape of tensor `name`, if present.
+    pub fn shape(&self, name: &str) -> Option<&[usize]> {
+        self.tensors.get(name).map(|entry| entry.shape.as_slice())
+    }
+
+    /// The float32 values of tensor `name` in row-major order, if present.
+    pub fn values(&self, name: &str) -> Option<&[f32]> {
+        self.tensors.get(name).map(|entry| entry.values.as_slice())
+    }
+
+    /// Number of tensors.
+    pub fn len(&self) -> usize {
+        self.tensors.len()
+    }
+
+    /// Whether the state_dict has no tensors.
+    pub fn is_empty(&self) -> bool {
+        self.tensors.is_empty()
+    }
+
+    /// Removes a tensor (to test error paths, or to drop unused extras before loading).
+    pub fn remove(&mut self, name: &str) -> bool {
+        self.tensors.remove(name).is_some()
+    }
+
+    /// Hex SHA-256 of the canonical weights: for every tensor in name order, the name's length
+    /// and bytes, the rank and dimensions (all as little-endian u64), then the float32 values
+    /// little-endian. Equal for the same weights whatever file format or dtype they came in.
+    pub fn identity_hash(&self) -> String {
+        let mut hasher = Sha256::new();
+        let u64_le = |n: usize| (n as u64).to_le_bytes();
+        for (name, entry) in &self.tensors {
+            hasher.update(u64_le(name.len()));
+            hasher.update(name.as_bytes());
+            hasher.update(u64_le(entry.shape.len()));
+            for &dim in &entry.shape {
+                hasher.update(u64_le(dim));
+            }
+            if cfg!(target_endian = "little") {
+                hasher.update(bytemuck::cast_slice::<f32, u8>(&entry.values));
+            } else {
+                for value in &entry.values {
+                    hasher.update(value.to_le_bytes());
+                }
+            }
+        }
+        hasher.finalize().iter().map(|byte| format!("{byte:02x}")).collect()
+    }
+
+    /// The weights of `model` under open_clip's names, layouts and shapes (LayerNorm
+    /// `weight`/`bias`, torch `[out, in]` linear weights, a 0-d `logit_scale`): what open_clip's
+    /// `state_dict()` would hold. `path` is recorded as the tensors' origin for error messages.
+    ///
+    /// # Errors
+    /// A tensor cannot be read back from the device.
+    pub fn from_model<B: Backend>(model: &Clip<B>, path: impl Into<PathBuf>) -> Result<Self, ModelError> {
+        let path = path.into();
+        let mut tensors = BTreeMap::new();
+        for snapshot in model.collect(None, Some(Box::new(BurnToPyTorchAdapter)), false) {
+            let name = snapshot.full_path();
+            let data =
+                snapshot.to_data().map_err(|e| ModelError::checkpoint(&path, format!("tensor `{name}`: {e:?}")))?;
+            let values = data
+                .convert::<f32>()
+                .into_vec::<f32>()
+                .map_err(|e| ModelError::checkpoint(&path, format!("tensor `{name}`: {e:?}")))?;
+            let shape = if name == "logit_scale" {
+                Vec::new() // a torch scalar
+            } else {
+                snapshot.shape.to_vec()
+            };
+            tensors.insert(name, Entry { shape, values });
+        }
+        Ok(Self { path, tensors })
+    }
+
+    /// Writes the tensors to `path` as float32 safetensors, with their names and shapes.
+    ///
+    /// # Errors
+    /// The file cannot be written.
+    pub fn save_safetensors(&self, path: impl AsRef<Path>) -> Result<(), ModelError> {
+        self.write_safetensors(path.as_ref(), BTreeMap::new())
+    }
+
+    /// Writes every tensor as float32 safetensors with the same names and shapes, plus
+    /// `metadata` in the header.
+    pub(crate) fn write_safetensors(&self, path: &Path, metadata: BTreeMap<String, String>) -> Result<(), ModelError> {
+        let views = self
+            .tensors
+            .iter()
+            .map(|(name, entry)| {
+                let bytes = bytemuck::cast_slice::<f32, u8>(&entry.values);
+                safetensors::tensor::TensorView::new(Dtype::F32, entry.shape.clone(), bytes)
+                    .map(|view| (name.as_str(), view))
+                    .map_err(|e| ModelError::checkpoint(path, format!("tensor `{name}`: {e}")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        safetensors::serialize_to_file(views, Some(metadata.into_iter().collect()), path)
+            .map_err(|e| ModelError::checkpoint(path, format!("cannot write safetensors: {e}")))
+    }
+
+    /// A [`ParamSource`] that moves tensors out of this state_dict onto `device`.
+    pub(crate) fn into_source<B: Backend>(self, device: &B::Device) -> CheckpointSource<'_, B> {
+        CheckpointSource { dict: self, device, missing: Vec::new() }
+    }
+}
+
+/// Float32 values of a safetensors tensor, or `None` for non-float dtypes.
+fn safetensors_values(dtype: Dtype, bytes: &[u8]) -> Option<Vec<f32>> {
+    Some(match dtype {
+        // pod_collect_to_vec copies, so the map's alignment does not matter.
+        Dtype::F32 => bytemuck::pod_collect_to_vec::<u8, f32>(bytes),
+        Dtype::F64 => bytes
+            .chunks_exact(8)
+            .map(|b| f64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]) as f32)
+            .collect(),
+        Dtype::F16 => bytes.chunks_exact(2).map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32()).collect(),
+        Dtype::BF16 => bytes.chunks_exact(2).map(|b| half::bf16::from_le_bytes([b[0], b[1]]).to_f32()).collect(),
+        _ => return None,
+    })
+}
+
+/// Hands out the tensors of a [`StateDict`] by name, checking shapes, and remembers which
+/// names were missing so that all of them can be reported at once.
+pub(crate) struct CheckpointSource<'a, B: Backend> {
+    dict: StateDict,
+    device: &'a B::Device,
+    missing: Vec<String>,
+}
+
+impl<B: Backend> CheckpointSource<'_, B> {
+    /// Fails if any tensor was missing or any tensor of the file was not used.
+    pub(crate) fn finish(self) -> Result<(), ModelError> {
+        if !self.missing.is_empty() {
+            return Err(ModelError::MissingTensors { path: self.dict.path, names: self.missing });
+        }
+        if !self.dict.tensors.is_empty() {
+            return Err(ModelError::UnexpectedTensors {
+                path: self.dict.path,
+                names: self.dict.tensors.into_keys().collect(),
+            });
+        }
+        Ok(())
+    }
+}
+
+impl<B: Backend> ParamSource<B> for CheckpointSource<'_, B> {
+    fn device(&self) -> &B::Device {
+        self.device
+    }
+
+    fn tensor<const D: usize>(
+        &mut self,
+        name: &str,
+        shape: [usize; D],
+        _init: Init,
+    ) -> Result<Tensor<B, D>, ModelError> {
+        let Some(entry) = self.dict.tensors.remove(name) else {
+            self.missing.push(name.to_owned());
+            // A placeholder so construction can go on and collect every missing name; the
+            // model is discarded by `finish`.
+            return Ok(Tensor::zeros(shape, self.device));
+        };
+        // torch stores scalars such as `logit_scale` with shape []; burn has no 0-d tensors.
+        let scalar_as_vector = entry.shape.is_empty() && shape == [1; D] && D == 1;
+        if entry.shape != shape && !scalar_as_vector {
+            return Err(ModelError::TensorShape {
+                path: self.dict.path.clone(),
+                name: name.to_owned(),
+                expected: shape.to_vec(),
+                found: entry.shape,
+            });
+        }
+        Ok(Tensor::from_data(TensorData::new(entry.values, shape), self.device))
+    }
+}

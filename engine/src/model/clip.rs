@@ -1,0 +1,168 @@
+//! The whole CLIP model: both towers, the joint embedding and the logit scale.
+
+use std::path::Path;
+
+use burn::module::{Module, Param};
+use burn::nn::{Embedding, LayerNorm};
+use burn::tensor::backend::Backend;
+use burn::tensor::{Int, Tensor};
+
+use super::checkpoint::StateDict;
+use super::config::ClipConfig;
+use super::error::ModelError;
+use super::params::{Init, ParamSource, RandomInit};
+pub use super::text::TextTrace;
+use super::transformer::{Transformer, TransformerShape, layer_norm};
+pub use super::vision::VisionTrace;
+use super::vision::VisionTransformer;
+
+/// open_clip's `CLIP` with a ViT image tower. Field names follow open_clip's state_dict
+/// (burn calls LayerNorm's weight/bias gamma/beta and stores `nn.Linear` weights transposed,
+/// which burn-store's PyTorch adapters translate).
+#[derive(Module, Debug)]
+pub struct Clip<B: Backend> {
+    /// The image tower (`visual.*`).
+    pub visual: VisionTransformer<B>,
+    /// The text transformer (`transformer.*`).
+    pub transformer: Transformer<B>,
+    /// Token embeddings `[vocab_size, width]`.
+    pub token_embedding: Embedding<B>,
+    /// Learned text positions `[context_length, width]`.
+    pub positional_embedding: Param<Tensor<B, 2>>,
+    /// LayerNorm of the pooled text token.
+    pub ln_final: LayerNorm<B>,
+    /// Projection of text to the joint embedding `[width, embed_dim]`, used as `x @ proj`.
+    pub text_projection: Param<Tensor<B, 2>>,
+    /// The log of the logit multiplier (a torch scalar, stored here as shape `[1]`).
+    pub logit_scale: Param<Tensor<B, 1>>,
+    #[module(skip)]
+    config: ClipConfig,
+}
+
+impl<B: Backend> Clip<B> {
+    /// A randomly initialised model (open_clip's `init_parameters` scheme), for training from
+    /// scratch and for benchmarks.
+    ///
+    /// # Errors
+    /// The config is invalid.
+    pub fn new(config: &ClipConfig, device: &B::Device) -> Result<Self, ModelError> {
+        Self::build(config, &mut RandomInit { device })
+    }
+
+    /// Builds the model from an open_clip state_dict, taking every tensor by its open_clip
+    /// name.
+    ///
+    /// # Errors
+    /// The config is invalid, or a tensor is missing, unexpected or of the wrong shape (the
+    /// error names the file and the tensors).
+    pub fn from_state_dict(config: &ClipConfig, state: StateDict, device: &B::Device) -> Result<Self, ModelError> {
+        let mut source = state.into_source::<B>(device);
+        let model = Self::build(config, &mut source)?;
+        source.finish()?;
+        Ok(model)
+    }
+
+    /// Reads an open_clip checkpoint (`.safetensors` or torch `.bin`) and builds the model.
+    ///
+    /// # Errors
+    /// As [`StateDict::open`] and [`Clip::from_state_dict`].
+    pub fn from_checkpoint(
+        config: &ClipConfig,
+        path: impl AsRef<Path>,
+        device: &B::Device,
+    ) -> Result<Self, ModelError> {
+        Self::from_state_dict(config, StateDict::open(path)?, device)
+    }
+
+    fn build(config: &ClipConfig, src: &mut impl ParamSource<B>) -> Result<Self, ModelError> {
+        config.validate()?;
+        let text = &config.text;
+        let w = text.width;
+        let shape = TransformerShape {
+            width: w,
+            heads: text.heads,
+            layers: text.layers,
+            mlp_width: text.mlp_width,
+            activation: config.activation,
+        };
+        let token_embedding =
+            Embedding { weight: src.param("token_embedding.weight", [text.vocab_size, w], Init::Normal(0.02))? };
+        Ok(Self {
+            visual: VisionTransformer::new(src, &config.vision, config.embed_dim, config.activation)?,
+            transformer: Transformer::new(src, "transformer", &shape)?,
+            token_embedding,
+            positional_embedding: src.param("positional_embedding", [text.context_length, w], Init::Normal(0.01))?,
+            ln_final: layer_norm(src, "ln_final", w)?,
+            text_projection: src.param(
+                "text_projection",
+                [w, config.embed_dim],
+                Init::Normal((w as f64).powf(-0.5)),
+            )?,
+            // open_clip's initial value, log(1/0.07).
+            logit_scale: src.param("logit_scale", [1], Init::Constant((1.0_f64 / 0.07).ln()))?,
+            config: config.clone(),
+        })
+    }
+
+    /// The configuration the model was built from.
+    pub fn config(&self) -> &ClipConfig {
+        &self.config
+    }
+
+    /// Image features `[batch, embed_dim]` (not normalised, like open_clip's `encode_image`)
+    /// of preprocessed `pixels` `[batch, 3, image_size, image_size]`.
+    ///
+    /// # Errors
+    /// [`ModelError::InvalidInput`] when `pixels` has another shape.
+    pub fn encode_image(&self, pixels: Tensor<B, 4>) -> Result<Tensor<B, 2>, ModelError> {
+        self.visual.check_input(&pixels)?;
+        Ok(self.visual.forward(pixels))
+    }
+
+    /// [`Clip::encode_image`], also returning every intermediate activation of the image
+    /// tower (for checking the port against open_clip).
+    ///
+    /// # Errors
+    /// As [`Clip::encode_image`].
+    pub fn trace_image(&self, pixels: Tensor<B, 4>) -> Result<VisionTrace<B>, ModelError> {
+        self.visual.check_input(&pixels)?;
+        Ok(self.visual.forward_traced(pixels))
+    }
+
+    /// The raw `logit_scale` parameter (open_clip's `model.logit_scale`).
+    pub fn logit_scale(&self) -> Tensor<B, 1> {
+        self.logit_scale.val()
+    }
+
+    /// `exp(logit_scale)`: the factor applied to cosine similarities to get logits.
+    pub fn logit_multiplier(&self) -> Tensor<B, 1> {
+        self.logit_scale.val().exp()
+    }
+
+    /// CLIP logits `[images, texts]`: `exp(logit_scale) · normalize(images) · normalize(texts)ᵀ`,
+    /// open_clip's `logits_per_image`.
+    pub fn logits(&self, image_features: Tensor<B, 2>, text_features: Tensor<B, 2>) -> Tensor<B, 2> {
+        let cosine = normalize(image_features).matmul(normalize(text_features).transpose());
+        cosine * self.logit_multiplier().unsqueeze::<2>()
+    }
+}
+
+/// Divides every row by its L2 norm (at least 1e-12), like torch's `F.normalize(x, dim=-1)`.
+pub fn normalize<B: Backend>(features: Tensor<B, 2>) -> Tensor<B, 2> {
+    let norm = features.clone().square().sum_dim(1).sqrt().clamp_min(1e-12);
+    features / norm
+}
+
+/// Decoded token ids, kept on the host for validation and end-of-text lookup.
+pub(crate) type HostIds = (Vec<i64>, [usize; 2]);
+
+/// Reads token ids `[batch, length]` to the host.
+pub(crate) fn host_ids<B: Backend>(ids: &Tensor<B, 2, Int>) -> Result<HostIds, ModelError> {
+    let dims = ids.dims();
+    let values = ids
+        .to_data()
+        .convert::<i64>()
+        .into_vec::<i64>()
+        .map_err(|e| ModelError::InvalidInput { input: "token ids", message: format!("cannot read them: {e:?}") })?;
+    Ok((values, dims))
+}

@@ -1,0 +1,222 @@
+//! Arbor model directories: an open_clip checkpoint converted once into files that load fast.
+//!
+//! A directory holds `arbor-model.json` (a [`ModelManifest`]: the parsed config, the image
+//! pipeline and the weights' identity hash) and `model.safetensors` (float32, open_clip's key
+//! names, so the file stays usable by open_clip itself).
+
+use std::collections::BTreeMap;
+use std::fs::{self, File};
+use std::path::{Path, PathBuf};
+
+use burn::tensor::backend::Backend;
+use serde::{Deserialize, Serialize};
+
+use super::Cpu;
+use super::checkpoint::StateDict;
+use super::clip::Clip;
+use super::config::ClipConfig;
+use super::error::ModelError;
+
+/// The image preprocessing a model directory asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ImageTransform {
+    /// pybioclip's pipeline: squash to the model's size with antialiased bilinear on the float
+    /// image, then normalise. What BioCLIP users get today, hence the default.
+    Squash,
+    /// open_clip's evaluation pipeline described by [`ClipConfig::preprocess`].
+    OpenClip,
+}
+
+/// The contents of `arbor-model.json`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ModelManifest {
+    /// Version of this manifest's layout.
+    pub format_version: u32,
+    /// The model configuration.
+    pub config: ClipConfig,
+    /// The image preprocessing to use with this model.
+    pub image_transform: ImageTransform,
+    /// [`StateDict::identity_hash`] of the weights.
+    pub weights_sha256: String,
+    /// File name of the checkpoint the directory was imported from.
+    pub source: String,
+}
+
+/// An Arbor model directory, opened (its manifest read and checked).
+#[derive(Clone, Debug)]
+pub struct ModelDir {
+    path: PathBuf,
+    manifest: ModelManifest,
+}
+
+impl ModelDir {
+    /// Name of the manifest file.
+    pub const MANIFEST: &'static str = "arbor-model.json";
+    /// Name of the weights file.
+    pub const WEIGHTS: &'static str = "model.safetensors";
+    /// The manifest layout this version writes and reads.
+    pub const FORMAT_VERSION: u32 = 1;
+
+    /// Opens the model directory at `path` and reads its manifest.
+    ///
+    /// # Errors
+    /// The manifest is missing, not valid JSON, of another format version, or its config is
+    /// invalid.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, ModelError> {
+        let path = path.as_ref();
+        let manifest_path = path.join(Self::MANIFEST);
+        let text = fs::read_to_string(&manifest_path).map_err(|e| ModelError::io(&manifest_path, e))?;
+        let manifest: ModelManifest = serde_json::from_str(&text)
+            .map_err(|e| ModelError::Json { path: manifest_path.clone(), message: e.to_string() })?;
+        if manifest.format_version != Self::FORMAT_VERSION {
+            return Err(ModelError::Json {
+                path: manifest_path,
+                message: format!(
+                    "format_version {} is not supported (expected {})",
+                    manifest.format_version,
+                    Self::FORMAT_VERSION
+                ),
+            });
+        }
+        manifest.config.validate()?;
+        Ok(Self { path: path.to_owned(), manifest })
+    }
+
+    /// The directory.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The manifest.
+    pub fn manifest(&self) -> &ModelManifest {
+        &self.manifest
+    }
+
+    /// The model configuration.
+    pub fn config(&self) -> &ClipConfig {
+        &self.manifest.config
+    }
+
+    /// Path of the weights file.
+    pub fn weights_path(&self) -> PathBuf {
+        self.path.join(Self::WEIGHTS)
+    }
+
+    /// Loads the model onto `device`.
+    ///
+    /// # Errors
+    /// The weights file is missing, truncated, or does not match the config.
+    pub fn load<B: Backend>(&self, device: &B::Device) -> Result<Clip<B>, ModelError> {
+        Clip::from_checkpoint(self.config(), self.weights_path(), device)
+    }
+
+    /// Re-hashes the weights file and compares it with the manifest (slow: reads every byte).
+    ///
+    /// # Errors
+    /// The weights cannot be read, or their hash differs from the manifest's.
+    pub fn verify(&self) -> Result<(), ModelError> {
+        let found = StateDict::from_safetensors(self.weights_path())?.identity_hash();
+        if found == self.manifest.weights_sha256 {
+            Ok(())
+        } else {
+            Err(ModelError::checkpoint(
+                self.weights_path(),
+                format!("weights hash {found} differs from {} in {}", self.manifest.weights_sha256, Self::MANIFEST),
+            ))
+        }
+    }
+}
+
+/// Converts an open_clip checkpoint (`.safetensors` or torch `.bin`) and its
+/// `open_clip_config.json` into an Arbor model directory at `out_dir`, and opens it.
+///
+/// The directory is assembled under a temporary name beside `out_dir` and renamed into place
+/// once complete, so `out_dir` either does not exist or is whole. The weights are checked by
+/// loading them back before the rename.
+///
+/// # Errors
+/// `out_dir` already exists, the config or checkpoint is invalid (missing, unexpected or
+/// wrong-shaped tensors), or a file cannot be written.
+pub fn import_openclip(
+    checkpoint: impl AsRef<Path>,
+    config_json: impl AsRef<Path>,
+    out_dir: impl AsRef<Path>,
+) -> Result<ModelDir, ModelError> {
+    let (checkpoint, out_dir) = (checkpoint.as_ref(), out_dir.as_ref());
+    if out_dir.exists() {
+        return Err(ModelError::AlreadyExists(out_dir.to_owned()));
+    }
+    let config = ClipConfig::from_open_clip_json(config_json)?;
+    let state = StateDict::open(checkpoint)?;
+    let source = checkpoint.file_name().map(|name| name.to_string_lossy().into_owned()).unwrap_or_default();
+    ModelDir::write(&state, config, &source, out_dir)
+}
+
+impl ModelDir {
+    /// Writes `state` with `config` as a new model directory at `out_dir` (atomically, checked
+    /// by loading it back, as [`import_openclip`] describes) and opens it. `source` names where
+    /// the weights came from. Use [`StateDict::from_model`] to save a trained [`Clip`].
+    ///
+    /// # Errors
+    /// `out_dir` already exists, the weights do not fit `config`, or a file cannot be written.
+    pub fn write(
+        state: &StateDict,
+        config: ClipConfig,
+        source: &str,
+        out_dir: impl AsRef<Path>,
+    ) -> Result<Self, ModelError> {
+        let out_dir = out_dir.as_ref();
+        if out_dir.exists() {
+            return Err(ModelError::AlreadyExists(out_dir.to_owned()));
+        }
+        let manifest = ModelManifest {
+            format_version: Self::FORMAT_VERSION,
+            config,
+            image_transform: ImageTransform::Squash,
+            weights_sha256: state.identity_hash(),
+            source: source.to_owned(),
+        };
+        let staging = staging_path(out_dir)?;
+        fs::create_dir(&staging).map_err(|e| ModelError::io(&staging, e))?;
+        let written = write_dir(&staging, state, &manifest)
+            .and_then(|()| fs::rename(&staging, out_dir).map_err(|e| ModelError::io(out_dir, e)));
+        if let Err(error) = written {
+            // Best effort: the staging directory is ours and incomplete.
+            let _ = fs::remove_dir_all(&staging);
+            return Err(error);
+        }
+        Self::open(out_dir)
+    }
+}
+
+/// A hidden sibling of `out_dir`, unique to this process, on the same file system so the final
+/// rename is atomic.
+fn staging_path(out_dir: &Path) -> Result<PathBuf, ModelError> {
+    let name = out_dir.file_name().ok_or_else(|| {
+        ModelError::io(out_dir, std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a directory name"))
+    })?;
+    let staging = format!(".{}.partial-{}", name.to_string_lossy(), std::process::id());
+    Ok(out_dir.with_file_name(staging))
+}
+
+fn write_dir(dir: &Path, state: &StateDict, manifest: &ModelManifest) -> Result<(), ModelError> {
+    let weights = dir.join(ModelDir::WEIGHTS);
+    let metadata = BTreeMap::from([
+        ("format".to_owned(), "pt".to_owned()),
+        ("arbor_weights_sha256".to_owned(), manifest.weights_sha256.clone()),
+    ]);
+    state.write_safetensors(&weights, metadata)?;
+    sync(&weights)?;
+    // Prove the written file builds this config before publishing the directory.
+    Clip::<Cpu>::from_checkpoint(&manifest.config, &weights, &Default::default())?;
+    let manifest_path = dir.join(ModelDir::MANIFEST);
+    let json = serde_json::to_string_pretty(manifest)
+        .map_err(|e| ModelError::Json { path: manifest_path.clone(), message: e.to_string() })?;
+    fs::write(&manifest_path, json).map_err(|e| ModelError::io(&manifest_path, e))?;
+    sync(&manifest_path)
+}
+
+fn sync(path: &Path) -> Result<(), ModelError> {
+    File::open(path).and_then(|file| file.sync_all()).map_err(|e| ModelError::io(path, e))
+}

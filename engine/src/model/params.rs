@@ -1,0 +1,70 @@
+//! Where a new model's parameters come from: a checkpoint or a random initialisation.
+//!
+//! Every module is built by one constructor that asks a [`ParamSource`] for each tensor by its
+//! open_clip name and shape, so loading and initialising can never disagree about the module
+//! tree.
+
+use burn::module::Param;
+use burn::tensor::backend::Backend;
+use burn::tensor::{Distribution, Tensor};
+
+use super::error::ModelError;
+
+/// How a parameter is initialised when no checkpoint provides it (open_clip's
+/// `init_parameters`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum Init {
+    /// All ones (LayerNorm gains).
+    Ones,
+    /// All zeros (biases).
+    Zeros,
+    /// Normal with mean 0 and this standard deviation.
+    Normal(f64),
+    /// Every element set to this value (`logit_scale`).
+    Constant(f64),
+}
+
+/// Supplies the tensors of a model under construction.
+pub(crate) trait ParamSource<B: Backend> {
+    /// The device the tensors are created on.
+    fn device(&self) -> &B::Device;
+
+    /// The tensor named `name` (open_clip's key) with exactly this shape.
+    fn tensor<const D: usize>(&mut self, name: &str, shape: [usize; D], init: Init)
+    -> Result<Tensor<B, D>, ModelError>;
+
+    /// [`ParamSource::tensor`] wrapped as a trainable parameter.
+    fn param<const D: usize>(
+        &mut self,
+        name: &str,
+        shape: [usize; D],
+        init: Init,
+    ) -> Result<Param<Tensor<B, D>>, ModelError> {
+        self.tensor(name, shape, init).map(Param::from_tensor)
+    }
+}
+
+/// Random initialisation, for training from scratch and for benchmarks.
+pub(crate) struct RandomInit<'a, B: Backend> {
+    pub(crate) device: &'a B::Device,
+}
+
+impl<B: Backend> ParamSource<B> for RandomInit<'_, B> {
+    fn device(&self) -> &B::Device {
+        self.device
+    }
+
+    fn tensor<const D: usize>(
+        &mut self,
+        _name: &str,
+        shape: [usize; D],
+        init: Init,
+    ) -> Result<Tensor<B, D>, ModelError> {
+        Ok(match init {
+            Init::Ones => Tensor::ones(shape, self.device),
+            Init::Zeros => Tensor::zeros(shape, self.device),
+            Init::Constant(value) => Tensor::full(shape, value, self.device),
+            Init::Normal(std) => Tensor::random(shape, Distribution::Normal(0.0, std), self.device),
+        })
+    }
+}
