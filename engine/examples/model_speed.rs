@@ -8,7 +8,7 @@
 use std::time::Instant;
 
 use arbor_engine::model::{Clip, ClipConfig, Cpu, ModelDir, StateDict};
-use burn::tensor::{Int, Tensor, TensorData};
+use burn::tensor::{Distribution, Int, Tensor, TensorData};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1).map(|a| a.parse::<usize>());
@@ -29,7 +29,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     std::fs::remove_dir_all(&dir)?;
     drop((loaded?, state));
 
-    let pixels = Tensor::<Cpu, 4>::random([1, 3, 224, 224], burn::tensor::Distribution::Normal(0.0, 1.0), &device);
+    // The backend's raw GEMM rate on this machine right now, to judge the model's numbers by
+    // (the CPU may be shared).
+    let a = Tensor::<Cpu, 2>::random([2048, 768], Distribution::Normal(0.0, 1.0), &device);
+    let b = Tensor::<Cpu, 2>::random([768, 3072], Distribution::Normal(0.0, 1.0), &device);
+    a.clone().matmul(b.clone()).into_data();
+    let start = Instant::now();
+    for _ in 0..5 {
+        a.clone().matmul(b.clone()).into_data();
+    }
+    let gflops = 5.0 * 2.0 * 2048.0 * 768.0 * 3072.0 / start.elapsed().as_secs_f64() / 1e9;
+    println!("sgemm 2048x768x3072: {gflops:.0} GFLOP/s");
+
+    let pixels = Tensor::<Cpu, 4>::random([1, 3, 224, 224], Distribution::Normal(0.0, 1.0), &device);
     model.encode_image(pixels.clone())?; // warm-up
     let start = Instant::now();
     for _ in 0..image_iters {

@@ -175,7 +175,12 @@ impl<B: Backend> Embedder<B> {
     /// Zero-shot embedding of labels: each label through the templates,
     /// every text embedding L2-normalised, averaged and re-normalised
     /// (pybioclip's and open_clip's recipe). Row-major, unit rows.
-    pub fn embed_labels(&self, labels: &[String], templates: Templates, mut progress: impl FnMut(usize)) -> Result<Vec<f32>> {
+    pub fn embed_labels(
+        &self,
+        labels: &[String],
+        templates: Templates,
+        mut progress: impl FnMut(usize),
+    ) -> Result<Vec<f32>> {
         let dim = self.dim();
         let per_label = templates.fill("").len();
         // Whole labels per batch, so a batch's texts average into finished rows.

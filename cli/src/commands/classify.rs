@@ -114,9 +114,13 @@ pub fn run(a: ClassifyArgs) -> Result<u8> {
     };
     let target = match &index {
         Some(i) => Target::Tree {
-            classifier: TreeClassifier::new(i, scope_ids.as_deref().map_or(Scope::All, Scope::Taxa), embedder.logit_scale())
-                .softmax(softmax)
-                .min_prob(a.min_prob),
+            classifier: TreeClassifier::new(
+                i,
+                scope_ids.as_deref().map_or(Scope::All, Scope::Taxa),
+                embedder.logit_scale(),
+            )
+            .softmax(softmax)
+            .min_prob(a.min_prob),
             index: i,
         },
         None => Target::Labels(label_classifier(&a, &embedder)?),
@@ -167,10 +171,12 @@ fn within_ids(index: &TaxonIndex, name: &str) -> Result<Vec<TaxonId>> {
 
 /// pybioclip's `--subset`: first column named after a rank, one name per row.
 fn subset_ids(index: &TaxonIndex, csv_path: &Path) -> Result<Vec<TaxonId>> {
-    let mut reader = csv::Reader::from_path(csv_path).with_context(|| format!("{}: cannot read", csv_path.display()))?;
+    let mut reader =
+        csv::Reader::from_path(csv_path).with_context(|| format!("{}: cannot read", csv_path.display()))?;
     let header = reader.headers()?.get(0).unwrap_or("").to_string();
-    let rank: Rank =
-        header.parse().map_err(|e: String| anyhow::anyhow!("{}: first column must name a rank: {e}", csv_path.display()))?;
+    let rank: Rank = header
+        .parse()
+        .map_err(|e: String| anyhow::anyhow!("{}: first column must name a rank: {e}", csv_path.display()))?;
     let mut ids = Vec::new();
     for row in reader.records() {
         let row = row.with_context(|| csv_path.display().to_string())?;
@@ -195,7 +201,8 @@ fn subset_ids(index: &TaxonIndex, csv_path: &Path) -> Result<Vec<TaxonId>> {
 fn label_classifier(a: &ClassifyArgs, embedder: &arbor_engine::Embedder) -> Result<LabelClassifier> {
     let (classes, bins) = match (&a.cls, &a.bins) {
         (_, Some(bins)) => {
-            let mut reader = csv::Reader::from_path(bins).with_context(|| format!("{}: cannot read", bins.display()))?;
+            let mut reader =
+                csv::Reader::from_path(bins).with_context(|| format!("{}: cannot read", bins.display()))?;
             let mut classes = Vec::new();
             let mut names = Vec::new();
             for row in reader.records() {
@@ -230,7 +237,9 @@ fn label_classifier(a: &ClassifyArgs, embedder: &arbor_engine::Embedder) -> Resu
 /// Rows of answer cells for one image (without the file name).
 fn answer(target: &Target<'_>, feature: &[f32], a: &ClassifyArgs) -> Result<Vec<Vec<String>>> {
     match target {
-        Target::Labels(c) => Ok(c.classify(feature, a.k).into_iter().map(|h| vec![h.label, h.score.to_string()]).collect()),
+        Target::Labels(c) => {
+            Ok(c.classify(feature, a.k).into_iter().map(|h| vec![h.label, h.score.to_string()]).collect())
+        }
         Target::Tree { classifier, index } => {
             let probs = classifier.probabilities(feature)?.remove(0);
             if let Some(p) = a.min_confidence {
@@ -273,7 +282,11 @@ fn columns(target: &Target<'_>, rank: Rank, open_set: bool) -> Vec<String> {
         Target::Labels(_) => c.push("classification".into()),
         Target::Tree { .. } if open_set => c.extend(["rank", "name", "lineage"].map(String::from)),
         Target::Tree { .. } => {
-            c.extend(rank.down_to().iter().map(|r| if *r == Rank::Species { "species_epithet".into() } else { r.to_string() }));
+            c.extend(
+                rank.down_to()
+                    .iter()
+                    .map(|r| if *r == Rank::Species { "species_epithet".into() } else { r.to_string() }),
+            );
             if rank == Rank::Species {
                 c.extend(["species", "common_name"].map(String::from));
             }
@@ -294,7 +307,9 @@ struct Rows {
 impl Rows {
     fn new(format: RowFormat, path: Option<&Path>, columns: Vec<String>, files: &[PathBuf]) -> Result<Rows> {
         let out: Box<dyn Write> = match path {
-            Some(p) => Box::new(BufWriter::new(File::create(p).with_context(|| format!("{}: cannot create", p.display()))?)),
+            Some(p) => {
+                Box::new(BufWriter::new(File::create(p).with_context(|| format!("{}: cannot create", p.display()))?))
+            }
             None => Box::new(BufWriter::new(std::io::stdout())),
         };
         let name_width = files.iter().map(|f| f.display().to_string().chars().count()).max().unwrap_or(9).max(9);
@@ -329,7 +344,11 @@ impl Rows {
                 let mut obj = serde_json::Map::new();
                 obj.insert("file_name".into(), file.into());
                 for (c, v) in self.columns[1..].iter().zip(cells) {
-                    let value = if c == "score" { v.parse::<f64>().map(serde_json::Value::from).unwrap_or_default() } else { v.clone().into() };
+                    let value = if c == "score" {
+                        v.parse::<f64>().map(serde_json::Value::from).unwrap_or_default()
+                    } else {
+                        v.clone().into()
+                    };
                     obj.insert(c.clone(), value);
                 }
                 if let Some(e) = error {

@@ -16,10 +16,14 @@ use crate::progress::bar;
 #[derive(Debug, Subcommand)]
 pub enum EmbedCommand {
     /// Embed photos (files and folders, recursive).
-    #[command(after_help = "Examples:\n  arbor embed image --model bioclip photos/ --out emb.npy --normalize\n  arbor embed image --model bioclip a.jpg b.png --format json --out emb.json")]
+    #[command(
+        after_help = "Examples:\n  arbor embed image --model bioclip photos/ --out emb.npy --normalize\n  arbor embed image --model bioclip a.jpg b.png --format json --out emb.json"
+    )]
     Image(ImageArgs),
     /// Embed texts or labels.
-    #[command(after_help = "Examples:\n  arbor embed text --model bioclip --text \"Corvus corax\" --templates openai80 --out raven.npy\n  arbor embed text --model bioclip --file labels.txt --normalize --out labels.npy")]
+    #[command(
+        after_help = "Examples:\n  arbor embed text --model bioclip --text \"Corvus corax\" --templates openai80 --out raven.npy\n  arbor embed text --model bioclip --file labels.txt --normalize --out labels.npy"
+    )]
     Text(TextArgs),
 }
 

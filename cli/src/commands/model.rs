@@ -13,7 +13,9 @@ use crate::inputs::read_lines;
 #[derive(Debug, Subcommand)]
 pub enum ImportCommand {
     /// Convert an open_clip checkpoint (.bin or .safetensors) into an Arbor model directory.
-    #[command(after_help = "Example:\n  arbor import openclip --checkpoint open_clip_pytorch_model.bin --config open_clip_config.json --out bioclip")]
+    #[command(
+        after_help = "Example:\n  arbor import openclip --checkpoint open_clip_pytorch_model.bin --config open_clip_config.json --out bioclip"
+    )]
     Openclip(ImportOpenclipArgs),
 }
 
@@ -51,7 +53,9 @@ pub fn import(cmd: ImportCommand) -> Result<()> {
 
 /// Print open_clip token ids, one JSON array per text.
 #[derive(Debug, Args)]
-#[command(after_help = "Examples:\n  arbor tokenize --text \"a photo of Corvus corax.\"\n  arbor tokenize --file labels.txt")]
+#[command(
+    after_help = "Examples:\n  arbor tokenize --text \"a photo of Corvus corax.\"\n  arbor tokenize --file labels.txt"
+)]
 pub struct TokenizeArgs {
     /// Texts to tokenize.
     #[arg(long, num_args = 1.., required_unless_present = "file")]

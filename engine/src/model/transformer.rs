@@ -6,7 +6,7 @@ use burn::nn::{LayerNorm, LayerNormConfig, Linear};
 use burn::tensor::Tensor;
 use burn::tensor::activation::{gelu, sigmoid};
 use burn::tensor::backend::Backend;
-use burn::tensor::module::{attention, linear};
+use burn::tensor::module::attention;
 use burn::tensor::ops::AttentionModuleOptions;
 
 use super::config::Activation;
@@ -53,6 +53,27 @@ fn torch_linear<B: Backend>(
     Ok(Linear { weight: Param::from_tensor(weight.transpose()), bias: Some(bias) })
 }
 
+/// `x @ weight + bias` over the last dimension, as one rank-2 GEMM.
+///
+/// The weights are transposed views of torch's `[out, in]` tensors. burn's `linear` reshapes the
+/// weight to the input's rank, and reshaping a strided view copies it, on every call; a rank-2
+/// `matmul` hands the strides to the GEMM instead, which reads the weight in place.
+pub(crate) fn affine<B: Backend>(x: Tensor<B, 3>, weight: Tensor<B, 2>, bias: Option<Tensor<B, 1>>) -> Tensor<B, 3> {
+    let [batch, tokens, d_in] = x.dims();
+    let [_, d_out] = weight.dims();
+    let y = x.reshape([batch * tokens, d_in]).matmul(weight);
+    let y = match bias {
+        Some(bias) => y + bias.unsqueeze::<2>(),
+        None => y,
+    };
+    y.reshape([batch, tokens, d_out])
+}
+
+/// A burn [`Linear`] applied with [`affine`].
+fn apply<B: Backend>(layer: &Linear<B>, x: Tensor<B, 3>) -> Tensor<B, 3> {
+    affine(x, layer.weight.val(), layer.bias.as_ref().map(|b| b.val()))
+}
+
 /// torch's `nn.MultiheadAttention` as open_clip uses it (self-attention, bias, no dropout).
 #[derive(Module, Debug)]
 pub struct MultiheadAttention<B: Backend> {
@@ -85,7 +106,7 @@ impl<B: Backend> MultiheadAttention<B> {
         let [batch, tokens, width] = x.dims();
         let head_dim = width / self.heads;
         // One GEMM for q, k and v, with the weight's transposed view (no copy).
-        let qkv = linear(x, self.in_proj_weight.val().transpose(), Some(self.in_proj_bias.val()));
+        let qkv = affine(x, self.in_proj_weight.val().transpose(), Some(self.in_proj_bias.val()));
         let mut heads =
             qkv.chunk(3, 2).into_iter().map(|t| t.reshape([batch, tokens, self.heads, head_dim]).swap_dims(1, 2));
         let (Some(q), Some(k), Some(v)) = (heads.next(), heads.next(), heads.next()) else {
@@ -95,7 +116,7 @@ impl<B: Backend> MultiheadAttention<B> {
         let options = AttentionModuleOptions { scale: None, softcap: None, is_causal: causal };
         let context = attention(q, k, v, None, None, options);
         let context = context.swap_dims(1, 2).reshape([batch, tokens, width]);
-        self.out_proj.forward(context)
+        apply(&self.out_proj, context)
     }
 }
 
@@ -124,12 +145,12 @@ impl<B: Backend> Mlp<B> {
 
     /// Applies the MLP to `x` `[batch, tokens, width]`.
     pub fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
-        let hidden = self.c_fc.forward(x);
+        let hidden = apply(&self.c_fc, x);
         let hidden = match self.activation {
             Activation::Gelu => gelu(hidden),
             Activation::QuickGelu => sigmoid(hidden.clone().mul_scalar(1.702)) * hidden,
         };
-        self.c_proj.forward(hidden)
+        apply(&self.c_proj, hidden)
     }
 }
 

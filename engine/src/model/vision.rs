@@ -5,12 +5,11 @@ use burn::module::{Module, Param};
 use burn::nn::LayerNorm;
 use burn::tensor::Tensor;
 use burn::tensor::backend::Backend;
-use burn::tensor::module::linear;
 
 use super::config::{Activation, VisionConfig};
 use super::error::ModelError;
 use super::params::{Init, ParamSource};
-use super::transformer::{Transformer, TransformerShape, layer_norm};
+use super::transformer::{Transformer, TransformerShape, affine, layer_norm};
 
 /// `visual.conv1`: the patch embedding, a bias-free convolution with stride = kernel = patch
 /// size, weight `[width, 3, patch, patch]` as in torch.
@@ -122,7 +121,7 @@ impl<B: Backend> VisionTransformer<B> {
         ]);
         let [width, ..] = self.conv1.weight.dims();
         let kernel = self.conv1.weight.val().reshape([width, channels * p * p]);
-        linear(patches, kernel.transpose(), None)
+        affine(patches, kernel.transpose(), None)
     }
 
     /// Prepends the class token and adds the positional embedding.
