@@ -1,0 +1,289 @@
+//! `arbor import openclip`, `embed`, `tokenize` and `classify` end to end on the
+//! tiny fixture model, against pybioclip's own outputs.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/openclip")
+}
+
+const IMAGES: [&str; 8] = [
+    "images/chelsea.png",
+    "images/china.jpg",
+    "images/grace_hopper.jpg",
+    "images/camera.png",
+    "images/coffee_palette.png",
+    "images/flower_exif6.jpg",
+    "images/astronaut_tiny.png",
+    "images/astronaut_rgba.png",
+];
+
+struct Run {
+    ok: bool,
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+fn arbor(args: &[&str]) -> Run {
+    let out = Command::new(env!("CARGO_BIN_EXE_arbor"))
+        .args(args)
+        .current_dir(fixtures())
+        .env("ARBOR_CACHE_DIR", setup().path().join("cache"))
+        .output()
+        .expect("run arbor");
+    Run {
+        ok: out.status.success(),
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// One model directory and one tree-of-life index for all tests.
+fn setup() -> &'static tempfile::TempDir {
+    static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let f = fixtures();
+        let run = |args: &[&str]| {
+            let out = Command::new(env!("CARGO_BIN_EXE_arbor")).args(args).output().unwrap();
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        };
+        let s = |p: PathBuf| p.to_str().unwrap().to_owned();
+        run(&[
+            "import",
+            "openclip",
+            "--checkpoint",
+            &s(f.join("tiny_gelu/model.safetensors")),
+            "--config",
+            &s(f.join("tiny_gelu/open_clip_config.json")),
+            "--out",
+            &s(dir.path().join("model")),
+        ]);
+        run(&[
+            "index",
+            "import-pybioclip",
+            "--embeddings",
+            &s(f.join("classify/txt_emb_species.npy")),
+            "--names",
+            &s(f.join("classify/txt_emb_species.json")),
+            "--out",
+            &s(dir.path().join("tol")),
+            "--m",
+            "8",
+        ]);
+        dir
+    })
+}
+
+fn model() -> String {
+    setup().path().join("model").to_str().unwrap().to_owned()
+}
+
+fn tol() -> String {
+    setup().path().join("tol").to_str().unwrap().to_owned()
+}
+
+/// Our CSV against pybioclip's: same columns (ours adds `error`), same rows in
+/// the same order, names exact, scores within 1e-5.
+fn assert_same_csv(ours: &str, expected: &str) {
+    let path = fixtures().join("classify").join(expected);
+    let mut want = csv::Reader::from_path(&path).unwrap();
+    let want_header = want.headers().unwrap().clone();
+    let want_rows: Vec<csv::StringRecord> = want.records().map(|r| r.unwrap()).collect();
+    let mut got = csv::Reader::from_reader(ours.as_bytes());
+    let got_header = got.headers().unwrap().clone();
+    let got_rows: Vec<csv::StringRecord> = got.records().map(|r| r.unwrap()).collect();
+    assert_eq!(got_header.len(), want_header.len() + 1, "{expected}");
+    assert_eq!(&got_header[got_header.len() - 1], "error");
+    assert_eq!(got_rows.len(), want_rows.len(), "{expected}: row count");
+    for (i, (g, w)) in got_rows.iter().zip(&want_rows).enumerate() {
+        for (c, name) in want_header.iter().enumerate() {
+            assert_eq!(&got_header[c], name, "{expected}");
+            if name == "score" {
+                let (a, b): (f64, f64) = (g[c].parse().unwrap(), w[c].parse().unwrap());
+                assert!((a - b).abs() < 1e-5, "{expected} row {i}: score {a} vs {b}");
+            } else {
+                assert_eq!(&g[c], &w[c], "{expected} row {i} column {name}");
+            }
+        }
+        assert_eq!(&g[want_header.len()], "", "{expected} row {i} has no error");
+    }
+}
+
+#[test]
+fn exact_classification_reproduces_pybioclip_at_every_rank() {
+    for rank in ["kingdom", "phylum", "class", "order", "family", "genus", "species"] {
+        let mut args =
+            vec!["classify", "--model", &model(), "--index", &tol(), "--rank", rank, "--exact", "--format", "csv"]
+                .into_iter()
+                .map(String::from)
+                .collect::<Vec<_>>();
+        args.extend(IMAGES.iter().map(|s| s.to_string()));
+        let run = arbor(&args.iter().map(String::as_str).collect::<Vec<_>>());
+        assert!(run.ok, "{}", run.stderr);
+        assert!(run.stderr.contains("mode: exact"), "{}", run.stderr);
+        assert_same_csv(&run.stdout, &format!("expected_{rank}.csv"));
+    }
+}
+
+#[test]
+fn subset_and_within_restrict_the_tree() {
+    let subset = fixtures().join("classify/subset.csv");
+    for rank in ["class", "genus", "species"] {
+        let mut args: Vec<String> =
+            ["classify", "--model", &model(), "--index", &tol(), "--rank", rank, "--format", "csv"]
+                .map(String::from)
+                .to_vec();
+        args.extend(["--subset".into(), subset.to_str().unwrap().into()]);
+        args.extend(IMAGES.iter().map(|s| s.to_string()));
+        let run = arbor(&args.iter().map(String::as_str).collect::<Vec<_>>());
+        assert!(run.ok, "{}", run.stderr);
+        assert_same_csv(&run.stdout, &format!("expected_subset_{rank}.csv"));
+    }
+    // --within Aves is the same restriction as the subset file (class Aves).
+    let (m, t) = (model(), tol());
+    let mut args =
+        vec!["classify", "--model", &m, "--index", &t, "--rank", "species", "--within", "Aves", "--format", "csv"];
+    args.extend(IMAGES);
+    let run = arbor(&args);
+    assert!(run.ok, "{}", run.stderr);
+    assert_same_csv(&run.stdout, "expected_subset_species.csv");
+}
+
+#[test]
+fn custom_labels_and_bins_match_pybioclip() {
+    let (m, labels, bins) = (
+        model(),
+        fixtures().join("classify/custom_labels.txt").to_str().unwrap().to_owned(),
+        fixtures().join("classify/bins.csv").to_str().unwrap().to_owned(),
+    );
+    let mut args = vec!["classify", "--model", &m, "--cls", &labels, "--format", "csv"];
+    args.extend(IMAGES);
+    let run = arbor(&args);
+    assert!(run.ok, "{}", run.stderr);
+    assert_same_csv(&run.stdout, "expected_custom.csv");
+    // The second run reads the label embeddings from the cache.
+    let again = arbor(&args);
+    assert!(again.ok && !again.stderr.contains("encoded"), "{}", again.stderr);
+    assert_eq!(again.stdout, run.stdout);
+
+    let mut args = vec!["classify", "--model", &m, "--bins", &bins, "--format", "csv"];
+    args.extend(IMAGES);
+    let run = arbor(&args);
+    assert!(run.ok, "{}", run.stderr);
+    assert_same_csv(&run.stdout, "expected_bins.csv");
+}
+
+#[test]
+fn bad_files_are_reported_and_skipped_and_output_streams_to_a_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("notes.jpg");
+    std::fs::write(&bad, b"this is not a jpeg").unwrap();
+    let out = dir.path().join("out.jsonl");
+    let (m, t) = (model(), tol());
+    let run = arbor(&[
+        "classify",
+        "--model",
+        &m,
+        "--index",
+        &t,
+        "images/chelsea.png",
+        bad.to_str().unwrap(),
+        "images/china.jpg",
+        "-k",
+        "2",
+        "--format",
+        "jsonl",
+        "--output",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, Some(3), "some inputs failed: {}", run.stderr);
+    assert!(run.stderr.contains("notes.jpg"), "{}", run.stderr);
+    let lines: Vec<serde_json::Value> =
+        std::fs::read_to_string(&out).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 5, "2 + error row + 2");
+    assert_eq!(lines[0]["file_name"], "images/chelsea.png");
+    assert_eq!(lines[0]["species"], "Acneophila lonvirata");
+    assert!(lines[2]["error"].as_str().unwrap().contains("notes.jpg"));
+    assert_eq!(lines[3]["file_name"], "images/china.jpg");
+
+    // Open set: with a floor no answer reaches, the answer is "unknown"; with 0 it is a species.
+    let run = arbor(&[
+        "classify",
+        "--model",
+        &m,
+        "--index",
+        &t,
+        "images/chelsea.png",
+        "--min-confidence",
+        "1.01",
+        "--format",
+        "csv",
+    ]);
+    assert!(run.ok && run.stdout.lines().nth(1).unwrap().starts_with("images/chelsea.png,unknown"), "{}", run.stdout);
+    let run = arbor(&[
+        "classify",
+        "--model",
+        &m,
+        "--index",
+        &t,
+        "images/chelsea.png",
+        "--min-confidence",
+        "0",
+        "--format",
+        "csv",
+    ]);
+    assert!(run.stdout.lines().nth(1).unwrap().contains(",species,Acneophila lonvirata,"), "{}", run.stdout);
+}
+
+#[test]
+fn embed_and_tokenize() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = model();
+    let out = dir.path().join("e.npy");
+    let run = arbor(&["embed", "image", "--model", &m, "images", "--out", out.to_str().unwrap(), "--normalize"]);
+    assert!(run.ok, "{}", run.stderr);
+    let npy = npyz::NpyFile::new(std::fs::File::open(&out).unwrap()).unwrap();
+    assert_eq!(npy.shape(), &[8, 32]);
+    let rows: Vec<f32> = npy.into_vec().unwrap();
+    let paths = std::fs::read_to_string(dir.path().join("e.npy.paths.txt")).unwrap();
+    // Folder expansion is sorted; compare each row with the reference for its image.
+    let reference =
+        npyz::NpyFile::new(std::fs::File::open(fixtures().join("tiny_gelu/image_features_squash_norm.npy")).unwrap())
+            .unwrap()
+            .into_vec::<f32>()
+            .unwrap();
+    for (row, path) in paths.lines().enumerate() {
+        let name = Path::new(path).file_name().unwrap().to_str().unwrap();
+        let i = IMAGES.iter().position(|x| x.ends_with(name)).unwrap();
+        for c in 0..32 {
+            assert!((rows[row * 32 + c] - reference[i * 32 + c]).abs() < 1e-5, "{name}");
+        }
+    }
+
+    let run = arbor(&["tokenize", "--text", "a photo of Corvus corax."]);
+    let ids: Vec<u32> = serde_json::from_str(run.stdout.trim()).unwrap();
+    assert_eq!((ids.len(), ids[0]), (77, 49406));
+    assert!(ids.contains(&49407));
+
+    let out = dir.path().join("t.npy");
+    let run = arbor(&[
+        "embed",
+        "text",
+        "--model",
+        &m,
+        "--text",
+        "Corvus corax",
+        "--templates",
+        "openai80",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(run.ok, "{}", run.stderr);
+    let v: Vec<f32> = npyz::NpyFile::new(std::fs::File::open(&out).unwrap()).unwrap().into_vec().unwrap();
+    assert!((v.iter().map(|x| x * x).sum::<f32>() - 1.0).abs() < 1e-5);
+}
