@@ -70,7 +70,9 @@ fn exact_file(c: &mut Criterion) {
     g.bench_function("1q_1t", |b| {
         b.iter(|| pool.install(|| index.search(&q, K, SearchMode::Exact, Scope::All).expect("scan")))
     });
-    g.bench_function("1q_all_threads", |b| b.iter(|| index.search(&q, K, SearchMode::Exact, Scope::All).expect("scan")));
+    g.bench_function("1q_all_threads", |b| {
+        b.iter(|| index.search(&q, K, SearchMode::Exact, Scope::All).expect("scan"))
+    });
     g.finish();
 }
 

@@ -215,10 +215,16 @@ impl GraphView<'_> {
             if kept.len() >= ef && score < floor {
                 break;
             }
+            // Mark and prefetch every fresh neighbour first, then score them.
+            visited.fresh.clear();
             for &nb in self.neighbours(slot, 0) {
-                if (nb as usize) >= n || !visited.insert(nb) {
-                    continue;
+                if (nb as usize) < n && visited.insert(nb) {
+                    rows.prefetch(nb as usize, dim);
+                    visited.fresh.push(nb);
                 }
+            }
+            for i in 0..visited.fresh.len() {
+                let nb = visited.fresh[i];
                 let s = rows.dot(nb as usize, dim, q);
                 let floor = kept.peek().map_or(f32::NEG_INFINITY, |w| w.0.0);
                 if kept.len() < ef || s > floor {
@@ -268,6 +274,8 @@ heap_order!(Worst, |a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
 struct Visited {
     marks: Vec<u32>,
     generation: u32,
+    /// Scratch: the unvisited neighbours of the node being expanded.
+    fresh: Vec<u32>,
 }
 
 impl Visited {
