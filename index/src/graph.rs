@@ -60,13 +60,38 @@ pub(crate) struct FrozenGraph {
 pub(crate) fn build(rows: &[f32], dim: usize, params: GraphParams, progress: &dyn Fn(u64, u64)) -> FrozenGraph {
     let n = rows.len() / dim;
     let hnsw: Hnsw<f32, UnitDot> = Hnsw::new(params.m, n, 16, params.ef_construction, UnitDot);
-    let items: Vec<(&[f32], usize)> = rows.chunks_exact(dim).enumerate().map(|(i, r)| (r, i)).collect();
+    // Rows arrive in lineage order. Inserting them in that order builds each
+    // clade's links before the next clade exists, and the graph lacks the
+    // long-range edges a beam search needs to cross between clades (at 20K
+    // taxa, recall@10 0.92 instead of 0.99 at ef 256). A fixed pseudo-random
+    // order keeps the file reproducible.
+    let items: Vec<(&[f32], usize)> =
+        insertion_order(n).into_iter().map(|i| (&rows[i * dim..(i + 1) * dim], i)).collect();
     let batch = 4096.max(n / 100);
     for (b, chunk) in items.chunks(batch).enumerate() {
         hnsw.parallel_insert_slice(&chunk.to_vec());
         progress(((b * batch + chunk.len()) as u64).min(n as u64), n as u64);
     }
     freeze(&hnsw, n, params.m)
+}
+
+/// A seeded Fisher–Yates permutation of `0..n` (SplitMix64, so the build
+/// needs no random-number crate and every build inserts in the same order;
+/// hnsw_rs's parallel insertion may still link a few points differently).
+fn insertion_order(n: usize) -> Vec<usize> {
+    let mut state = 0x9E37_79B9_7F4A_7C15u64;
+    let mut next = move || {
+        state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    };
+    let mut order: Vec<usize> = (0..n).collect();
+    for i in (1..n).rev() {
+        order.swap(i, (next() % (i as u64 + 1)) as usize);
+    }
+    order
 }
 
 fn freeze(hnsw: &Hnsw<f32, UnitDot>, n: usize, m: usize) -> FrozenGraph {
@@ -190,10 +215,16 @@ impl GraphView<'_> {
             if kept.len() >= ef && score < floor {
                 break;
             }
+            // Mark and prefetch every fresh neighbour first, then score them.
+            visited.fresh.clear();
             for &nb in self.neighbours(slot, 0) {
-                if (nb as usize) >= n || !visited.insert(nb) {
-                    continue;
+                if (nb as usize) < n && visited.insert(nb) {
+                    rows.prefetch(nb as usize, dim);
+                    visited.fresh.push(nb);
                 }
+            }
+            for i in 0..visited.fresh.len() {
+                let nb = visited.fresh[i];
                 let s = rows.dot(nb as usize, dim, q);
                 let floor = kept.peek().map_or(f32::NEG_INFINITY, |w| w.0.0);
                 if kept.len() < ef || s > floor {
@@ -243,6 +274,8 @@ heap_order!(Worst, |a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
 struct Visited {
     marks: Vec<u32>,
     generation: u32,
+    /// Scratch: the unvisited neighbours of the node being expanded.
+    fresh: Vec<u32>,
 }
 
 impl Visited {

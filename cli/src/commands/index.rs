@@ -69,6 +69,9 @@ pub struct GraphArgs {
     /// L2-normalise the vectors instead of rejecting rows that are not unit length.
     #[arg(long)]
     normalize: bool,
+    /// Worker threads for the graph build (0: one per core).
+    #[arg(long, default_value_t = 0)]
+    threads: usize,
 }
 
 #[derive(Debug, Args)]
@@ -123,7 +126,8 @@ pub struct QueryArgs {
     /// Results per query.
     #[arg(short, long, default_value_t = 10)]
     k: usize,
-    /// HNSW beam width (ignored with --exact).
+    /// HNSW beam width (ignored with --exact). For a batch of queries, --exact (recall 1) is faster
+    /// than the ef that hard, image-like queries need for recall 0.99 (see docs/benchmarks.md).
     #[arg(long, default_value_t = 256)]
     ef: usize,
     /// Score every taxon: the true top-k.
@@ -141,6 +145,9 @@ pub struct QueryArgs {
     /// How to print results when --out is not given.
     #[arg(long, value_enum, default_value = "table")]
     format: Format,
+    /// Worker threads for the search (0: one per core).
+    #[arg(long, default_value_t = 0)]
+    threads: usize,
 }
 
 #[derive(Debug, Args)]
@@ -159,22 +166,37 @@ fn parse_dtype(s: &str) -> Result<Dtype, String> {
     s.parse()
 }
 
+/// Sizes rayon's global pool, which both the graph build (hnsw_rs) and the
+/// searches run on; 0 keeps rayon's default of one thread per core. Benchmarks
+/// need this so that one-thread numbers are really one thread.
+fn set_threads(threads: usize) -> Result<()> {
+    if threads > 0 {
+        rayon::ThreadPoolBuilder::new().num_threads(threads).build_global().context("cannot start the thread pool")?;
+    }
+    Ok(())
+}
+
 pub fn run(cmd: IndexCommand) -> Result<()> {
     match cmd {
         IndexCommand::Build(a) => {
+            set_threads(a.graph.threads)?;
             let taxa = read_taxonomy_csv(&a.taxonomy)?;
             let m = read_matrix(&a.vectors)?;
             let m = if a.layout == Layout::Cols { m.transposed() } else { m };
             build(&taxa, m, &a.vectors, &a.out, &a.graph)
         }
         IndexCommand::ImportPybioclip(a) => {
+            set_threads(a.graph.threads)?;
             let taxa = read_pybioclip_names(&a.names)?;
             let m = read_matrix(&a.embeddings)?.transposed();
             build(&taxa, m, &a.embeddings, &a.out, &a.graph)
         }
         IndexCommand::Info(a) => info(&a),
         IndexCommand::Verify(a) => verify(&a),
-        IndexCommand::Query(a) => query(&a),
+        IndexCommand::Query(a) => {
+            set_threads(a.threads)?;
+            query(&a)
+        }
         IndexCommand::Taxa(a) => taxa(&a),
     }
 }
