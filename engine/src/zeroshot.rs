@@ -116,7 +116,7 @@ pub struct LabelHit {
 impl LabelClassifier {
     /// Classes with their zero-shot embeddings (row-major, unit rows).
     pub fn new(labels: Vec<String>, vectors: Vec<f32>, logit_scale: f32) -> Result<Self> {
-        if labels.is_empty() || vectors.len() % labels.len() != 0 {
+        if labels.is_empty() || !vectors.len().is_multiple_of(labels.len()) {
             return Err(EngineError::Invalid(format!("{} labels for {} numbers", labels.len(), vectors.len())));
         }
         let dim = vectors.len() / labels.len();

@@ -327,7 +327,7 @@ fn read_header(path: &Path, map: &[u8]) -> Result<Header> {
     let mut end = HEADER_LEN as u64;
     for s in Section::ALL {
         let e = header.section(s);
-        if e.offset % ALIGN != 0 || e.offset < end {
+        if !e.offset.is_multiple_of(ALIGN) || e.offset < end {
             return Err(corrupt(format!("section {} has a bad offset {}", s.name(), e.offset)));
         }
         let stop = e.offset.checked_add(e.len).ok_or_else(|| corrupt(format!("section {} overflows", s.name())))?;

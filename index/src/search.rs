@@ -109,7 +109,7 @@ impl TaxonIndex {
 
     fn check_queries(&self, queries: &[f32]) -> Result<()> {
         let dim = self.dim();
-        if queries.is_empty() || queries.len() % dim != 0 {
+        if queries.is_empty() || !queries.len().is_multiple_of(dim) {
             return Err(IndexError::BadVector {
                 row: 0,
                 problem: format!("{} numbers do not form queries of dimension {dim}", queries.len()),

@@ -34,7 +34,7 @@ pub fn check_rows(data: &[f32], dim: usize, require_unit: bool) -> Result<usize>
     if dim == 0 {
         return Err(IndexError::BadRequest("vector dimension must be at least 1".into()));
     }
-    if data.len() % dim != 0 {
+    if !data.len().is_multiple_of(dim) {
         return Err(IndexError::BadRequest(format!("{} numbers do not form rows of dimension {dim}", data.len())));
     }
     for (row, v) in data.chunks_exact(dim).enumerate() {

@@ -277,19 +277,19 @@ impl ClipConfig {
         if let Some((key, _)) = positive.iter().find(|(_, value)| *value == 0) {
             return Err(ModelError::invalid(*key, "must be positive"));
         }
-        if v.width % v.heads != 0 {
+        if !v.width.is_multiple_of(v.heads) {
             return Err(ModelError::invalid(
                 "vision.heads",
                 format!("{} heads do not divide width {}", v.heads, v.width),
             ));
         }
-        if t.width % t.heads != 0 {
+        if !t.width.is_multiple_of(t.heads) {
             return Err(ModelError::invalid(
                 "text.heads",
                 format!("{} heads do not divide width {}", t.heads, t.width),
             ));
         }
-        if v.image_size % v.patch_size != 0 {
+        if !v.image_size.is_multiple_of(v.patch_size) {
             return Err(ModelError::invalid(
                 "vision.image_size",
                 format!("{} is not a multiple of patch_size {}", v.image_size, v.patch_size),
@@ -490,7 +490,7 @@ fn parse_vision(value: &Value, path: &str) -> Result<VisionConfig, ModelError> {
         (None, Some(heads)) => heads,
         (head_width, heads) => {
             let hw = head_width.unwrap_or(64);
-            if width % hw != 0 {
+            if !width.is_multiple_of(hw) {
                 return Err(ModelError::invalid(s.key("head_width"), format!("{hw} does not divide width {width}")));
             }
             if let Some(h) = heads.filter(|h| *h != width / hw) {
