@@ -192,8 +192,9 @@ impl<B: Backend> Embedder<B> {
             for rows in features.chunks_exact(per_label * dim) {
                 let mut mean = vec![0f32; dim];
                 for row in rows.chunks_exact(dim) {
-                    let norm = row.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
-                    mean.iter_mut().zip(row).for_each(|(m, x)| *m += x / norm);
+                    let mut row = row.to_vec();
+                    normalize_row(&mut row);
+                    mean.iter_mut().zip(&row).for_each(|(m, x)| *m += x);
                 }
                 mean.iter_mut().for_each(|m| *m /= per_label as f32);
                 normalize_row(&mut mean);
@@ -207,7 +208,7 @@ impl<B: Backend> Embedder<B> {
 
 /// Scales a row to unit length (rows of zeros stay zero).
 pub fn normalize_row(row: &mut [f32]) {
-    let norm = row.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
+    let norm = arbor_index::dot_f32(row, row).sqrt().max(1e-12);
     row.iter_mut().for_each(|x| *x /= norm);
 }
 

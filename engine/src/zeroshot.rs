@@ -135,8 +135,7 @@ impl LabelClassifier {
     /// Answers for one normalised image embedding, best first: every class (or
     /// bin), or the first `k`. Ties keep class order, like pybioclip.
     pub fn classify(&self, feature: &[f32], k: Option<usize>) -> Vec<LabelHit> {
-        let scores: Vec<f32> =
-            self.vectors.chunks_exact(self.dim).map(|v| v.iter().zip(feature).map(|(a, b)| a * b).sum()).collect();
+        let scores: Vec<f32> = self.vectors.chunks_exact(self.dim).map(|v| arbor_index::dot_f32(v, feature)).collect();
         let probs = softmax(&scores, self.logit_scale);
         let mut hits: Vec<LabelHit> = match &self.bins {
             None => self.labels.iter().zip(&probs).map(|(l, &p)| LabelHit { label: l.clone(), score: p }).collect(),
