@@ -14,6 +14,9 @@ pub mod error;
 pub use embedder::Embedder;
 pub use error::{EngineError, Result};
 
+pub mod centroids;
+pub use centroids::{CentroidHit, Centroids, FewShotScore, evaluate_few_shot};
+
 pub mod label_cache;
 pub mod zeroshot;
 pub use label_cache::LabelCache;
