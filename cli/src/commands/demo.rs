@@ -34,6 +34,9 @@ pub struct DemoArgs {
     /// Training epochs.
     #[arg(long, default_value_t = 12)]
     pub epochs: usize,
+    /// Photos per training step.
+    #[arg(long, default_value_t = 64)]
+    pub batch_size: usize,
     /// Caption text type for training.
     #[arg(long, default_value = "mixed")]
     pub text_type: TextType,
@@ -65,7 +68,7 @@ pub fn demo(a: &DemoArgs) -> Result<()> {
     let config = TrainConfig {
         text_type: a.text_type,
         epochs: a.epochs,
-        batch_size: 64,
+        batch_size: a.batch_size,
         lr: 2e-3,
         warmup: 30,
         seed: a.seed,
