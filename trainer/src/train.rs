@@ -235,7 +235,7 @@ pub fn train<B: AutodiffBackend>(
             (dir.config().clone(), dir.load::<B>(device)?)
         }
     };
-    let optims = [adamw(config.weight_decay).init(), adamw(0.0).init()];
+    let optims = optimizers(config.weight_decay);
     let (mut state, mut model, mut optims) = match resumed {
         Some(state) => {
             if state.train_images != train_set.len() {
@@ -264,7 +264,6 @@ pub fn train<B: AutodiffBackend>(
             (state, model, optims)
         }
     };
-    let groups = ParamGroups::of(&model);
     let batcher = Batcher::new(&model_config, &config)?;
     let schedule = Schedule { base_lr: config.lr, warmup: config.warmup, total: total_steps };
     observer(Event::Start {
@@ -279,13 +278,9 @@ pub fn train<B: AutodiffBackend>(
     while state.step < total_steps {
         let step = state.step;
         let (pixels, ids) = batcher.batch::<B>(&train_set, step, steps_per_epoch, device)?;
-        let (loss, grads) = step_gradients(&model, pixels, ids, config.accumulation, &groups)?;
         let lr = schedule.lr(step);
-        let [decay, other] = grads;
-        model = optims[0].step(lr, model, decay);
-        model = optims[1].step(lr, model, other);
-        model.logit_scale =
-            model.logit_scale.map(|t| Tensor::from_inner(t.inner().clamp(0.0, MAX_LOGIT_SCALE)).require_grad());
+        let loss;
+        (model, loss) = optimizer_step(model, &mut optims, pixels, ids, lr, config.accumulation)?;
         state.step += 1;
         state.epoch_loss = (state.epoch_loss.0 + loss, state.epoch_loss.1 + 1);
         epoch_images += config.batch_size;
@@ -348,9 +343,35 @@ fn validate(config: &TrainConfig) -> Result<()> {
     Err(TrainError::Invalid(problem.to_owned()))
 }
 
-/// open_clip's AdamW: betas 0.9/0.98, eps 1e-6.
-fn adamw(weight_decay: f64) -> AdamWConfig {
-    AdamWConfig::new().with_beta_1(0.9).with_beta_2(0.98).with_epsilon(1e-6).with_weight_decay(weight_decay as f32)
+/// open_clip's AdamW (betas 0.9/0.98, eps 1e-6) for the two parameter groups: with weight
+/// decay, and without (see [`optimizer_step`]).
+pub fn optimizers<B: AutodiffBackend>(weight_decay: f64) -> [Optim<B>; 2] {
+    let adamw = |wd: f64| AdamWConfig::new().with_beta_1(0.9).with_beta_2(0.98).with_epsilon(1e-6).with_weight_decay(wd as f32);
+    [adamw(weight_decay).init(), adamw(0.0).init()]
+}
+
+/// One optimiser step on a batch (`pixels` `[n, 3, s, s]`, caption ids `[n, context]`): the
+/// contrastive loss's gradients (accumulated over `accumulation` micro-batches), AdamW at
+/// `lr` on each parameter group, then open_clip's clamp of the temperature at ln 100.
+/// Returns the updated model and the batch loss.
+///
+/// # Errors
+/// The inputs do not fit the model, or the loss is not finite.
+pub fn optimizer_step<B: AutodiffBackend>(
+    model: Clip<B>,
+    optims: &mut [Optim<B>; 2],
+    pixels: Tensor<B, 4>,
+    ids: Tensor<B, 2, Int>,
+    lr: f64,
+    accumulation: usize,
+) -> Result<(Clip<B>, f64)> {
+    let groups = ParamGroups::of(&model);
+    let (loss, [decay, other]) = step_gradients(&model, pixels, ids, accumulation, &groups)?;
+    let model = optims[0].step(lr, model, decay);
+    let mut model = optims[1].step(lr, model, other);
+    model.logit_scale =
+        model.logit_scale.map(|t| Tensor::from_inner(t.inner().clamp(0.0, MAX_LOGIT_SCALE)).require_grad());
+    Ok((model, loss))
 }
 
 /// open_clip's split of parameters into AdamW groups: weight decay on tensors of two or more

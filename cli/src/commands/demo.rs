@@ -32,7 +32,7 @@ pub struct DemoArgs {
     #[arg(long, default_value_t = 40)]
     pub images_per_species: usize,
     /// Training epochs.
-    #[arg(long, default_value_t = 12)]
+    #[arg(long, default_value_t = 30)]
     pub epochs: usize,
     /// Photos per training step.
     #[arg(long, default_value_t = 64)]
@@ -70,7 +70,7 @@ pub fn demo(a: &DemoArgs) -> Result<()> {
         epochs: a.epochs,
         batch_size: a.batch_size,
         lr: 2e-3,
-        warmup: 30,
+        warmup: 50,
         seed: a.seed,
         ..TrainConfig::default()
     };
