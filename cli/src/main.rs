@@ -23,7 +23,9 @@ enum Command {
     /// Classify photos at any rank, against the tree of life or your own labels.
     Classify(commands::classify::ClassifyArgs),
     /// Synthesise a tree of life, train a tiny model on it and classify held-out photos.
-    #[command(after_help = "Examples:\n  arbor demo\n  arbor demo --out /tmp/demo --species 80 --epochs 20 --format json")]
+    #[command(
+        after_help = "Examples:\n  arbor demo\n  arbor demo --out /tmp/demo --species 80 --epochs 20 --format json"
+    )]
     Demo(commands::demo::DemoArgs),
     /// Compute image or text embeddings.
     #[command(subcommand)]

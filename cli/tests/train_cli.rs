@@ -37,7 +37,22 @@ fn json(run: &Run) -> serde_json::Value {
 fn synth_train_resume_eval_and_classify_through_the_cli() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    let summary = json(&ok(dir, &["synth", "--out", "world", "--species", "8", "--images-per-species", "10", "--image-size", "64", "--format", "json"]));
+    let summary = json(&ok(
+        dir,
+        &[
+            "synth",
+            "--out",
+            "world",
+            "--species",
+            "8",
+            "--images-per-species",
+            "10",
+            "--image-size",
+            "64",
+            "--format",
+            "json",
+        ],
+    ));
     assert_eq!(summary["species"], 8);
     assert_eq!(summary["unseen_species"], 2);
     let train = ["train", "--data", "world", "--out", "run", "--epochs", "3", "--batch-size", "16", "--warmup", "2"];
@@ -53,7 +68,10 @@ fn synth_train_resume_eval_and_classify_through_the_cli() {
     assert_eq!(done["epochs"].as_array().unwrap().len(), 3);
     assert!(dir.join("run/charts/loss.svg").exists() && dir.join("run/metrics.jsonl").exists());
 
-    let report = json(&ok(dir, &["eval", "--model", "run", "--data", "world", "--shots", "1,2", "--seeds", "2", "--format", "json"]));
+    let report = json(&ok(
+        dir,
+        &["eval", "--model", "run", "--data", "world", "--shots", "1,2", "--seeds", "2", "--format", "json"],
+    ));
     for split in ["seen", "unseen"] {
         for rank in ["kingdom", "phylum", "class", "order", "family", "genus", "species"] {
             let acc = report["zero_shot"][split][rank].as_f64().unwrap();
@@ -74,7 +92,19 @@ fn synth_train_resume_eval_and_classify_through_the_cli() {
 fn demo_runs_end_to_end_and_reports_every_rank() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    let args = ["demo", "--out", "demo", "--species", "10", "--images-per-species", "12", "--epochs", "3", "--batch-size", "16"];
+    let args = [
+        "demo",
+        "--out",
+        "demo",
+        "--species",
+        "10",
+        "--images-per-species",
+        "12",
+        "--epochs",
+        "3",
+        "--batch-size",
+        "16",
+    ];
     let run = ok(dir, &args);
     for rank in ["kingdom", "phylum", "class", "order", "family", "genus", "species"] {
         assert!(run.stdout.contains(&format!("zero-shot {rank}")), "{}", run.stdout);
@@ -88,7 +118,23 @@ fn demo_runs_end_to_end_and_reports_every_rank() {
     let photo = std::fs::read_to_string(dir.join("demo/data/manifest.csv")).unwrap();
     let photo = photo.lines().nth(1).unwrap().split(',').next().unwrap().to_owned();
     let photo = format!("demo/data/{photo}");
-    let classified = ok(dir, &["classify", "--model", "demo/model", "--index", "demo/index", &photo, "--rank", "genus", "-k", "1", "--format", "csv"]);
+    let classified = ok(
+        dir,
+        &[
+            "classify",
+            "--model",
+            "demo/model",
+            "--index",
+            "demo/index",
+            &photo,
+            "--rank",
+            "genus",
+            "-k",
+            "1",
+            "--format",
+            "csv",
+        ],
+    );
     assert_eq!(classified.stdout.lines().count(), 2, "{}", classified.stdout);
     // A second demo replaces the first; a folder that is not a demo's is never touched.
     let again = json(&ok(dir, &[&args[..], &["--format", "json"]].concat()));

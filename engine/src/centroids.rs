@@ -182,12 +182,22 @@ pub struct FewShotScore {
 ///
 /// # Errors
 /// As [`Centroids::fit`], or no class has enough images.
-pub fn evaluate_few_shot(labels: &[String], embeddings: &[f32], dim: usize, shots: usize, seeds: u64) -> Result<FewShotScore> {
+pub fn evaluate_few_shot(
+    labels: &[String],
+    embeddings: &[f32],
+    dim: usize,
+    shots: usize,
+    seeds: u64,
+) -> Result<FewShotScore> {
     if shots == 0 || seeds == 0 {
         return Err(EngineError::Invalid("few-shot evaluation needs shots ≥ 1 and seeds ≥ 1".into()));
     }
     if dim == 0 || embeddings.len() != labels.len() * dim {
-        return Err(EngineError::Invalid(format!("few-shot evaluation: {} labels for {} numbers", labels.len(), embeddings.len())));
+        return Err(EngineError::Invalid(format!(
+            "few-shot evaluation: {} labels for {} numbers",
+            labels.len(),
+            embeddings.len()
+        )));
     }
     let mut classes: Vec<(&String, Vec<usize>)> = Vec::new();
     for (i, label) in labels.iter().enumerate() {

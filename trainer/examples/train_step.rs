@@ -28,7 +28,8 @@ fn captions(n: usize) -> Vec<String> {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let (threads, batch, steps, warmup) = (arg("--threads", 2), arg("--batch", 64), arg("--steps", 20), arg("--warmup", 3));
+    let (threads, batch, steps, warmup) =
+        (arg("--threads", 2), arg("--batch", 64), arg("--steps", 20), arg("--warmup", 3));
     rayon::ThreadPoolBuilder::new().num_threads(threads).build_global()?;
     let config = ClipConfig::tiny();
     let device = Default::default();

@@ -27,16 +27,12 @@ pub fn path(out: &Path) -> PathBuf {
 type Bytes = BinBytesRecorder<FullPrecisionSettings>;
 
 /// Saves the run state, model and optimisers to `file`.
-pub fn save<B: AutodiffBackend>(
-    file: &Path,
-    state: &RunState,
-    model: &Clip<B>,
-    optims: &[Optim<B>; 2],
-) -> Result<()> {
+pub fn save<B: AutodiffBackend>(file: &Path, state: &RunState, model: &Clip<B>, optims: &[Optim<B>; 2]) -> Result<()> {
     let fail = |message: String| TrainError::Checkpoint { path: file.to_owned(), message };
     let json = serde_json::to_vec(state).map_err(|e| fail(e.to_string()))?;
     let recorder = Bytes::default();
-    let model_bytes = Recorder::<B>::record(&recorder, model.clone().into_record(), ()).map_err(|e| fail(e.to_string()))?;
+    let model_bytes =
+        Recorder::<B>::record(&recorder, model.clone().into_record(), ()).map_err(|e| fail(e.to_string()))?;
     let mut parts = vec![json, model_bytes];
     for optim in optims {
         parts.push(Recorder::<B>::record(&recorder, optim.to_record(), ()).map_err(|e| fail(e.to_string()))?);
@@ -72,11 +68,13 @@ pub fn load<B: AutodiffBackend>(
     let fail = |message: String| TrainError::Checkpoint { path: file.to_owned(), message };
     let state: RunState = serde_json::from_slice(&parts.next().unwrap_or_default()).map_err(|e| fail(e.to_string()))?;
     let recorder = Bytes::default();
-    let record = Recorder::<B>::load(&recorder, parts.next().unwrap_or_default(), device).map_err(|e| fail(e.to_string()))?;
+    let record =
+        Recorder::<B>::load(&recorder, parts.next().unwrap_or_default(), device).map_err(|e| fail(e.to_string()))?;
     let model = model.load_record(record);
     let [decay, no_decay] = optims;
     let mut load_optim = |optim: Optim<B>| -> Result<Optim<B>> {
-        let record = Recorder::<B>::load(&recorder, parts.next().unwrap_or_default(), device).map_err(|e| fail(e.to_string()))?;
+        let record = Recorder::<B>::load(&recorder, parts.next().unwrap_or_default(), device)
+            .map_err(|e| fail(e.to_string()))?;
         Ok(optim.load_record(record))
     };
     let optims = [load_optim(decay)?, load_optim(no_decay)?];

@@ -103,13 +103,14 @@ impl Dataset {
         let root = dir.as_ref().to_owned();
         let path = root.join(MANIFEST);
         let fail = |message: String| TrainError::Manifest { path: path.clone(), message };
-        let mut reader =
-            csv::ReaderBuilder::new().flexible(true).from_path(&path).map_err(|e| fail(e.to_string()))?;
+        let mut reader = csv::ReaderBuilder::new().flexible(true).from_path(&path).map_err(|e| fail(e.to_string()))?;
         let header = reader.headers().map_err(|e| fail(e.to_string()))?.clone();
         let column = |name: &str| header.iter().position(|h| h.trim().eq_ignore_ascii_case(name));
         let positions: Vec<usize> = COLUMNS
             .iter()
-            .map(|name| column(name).ok_or_else(|| fail(format!("no `{name}` column (expected {})", COLUMNS.join(",")))))
+            .map(|name| {
+                column(name).ok_or_else(|| fail(format!("no `{name}` column (expected {})", COLUMNS.join(","))))
+            })
             .collect::<Result<_>>()?;
         let mut dataset = Dataset { root: root.clone(), samples: Vec::new(), taxa: Vec::new(), skipped: Vec::new() };
         let mut taxon_ids: HashMap<TaxonRecord, usize> = HashMap::new();
@@ -231,7 +232,8 @@ fn parse_row(
     row: &csv::StringRecord,
     positions: &[usize],
 ) -> std::result::Result<(PathBuf, Split, TaxonRecord), String> {
-    let field = |i: usize| row.get(positions[i]).map(str::trim).ok_or_else(|| format!("missing field `{}`", COLUMNS[i]));
+    let field =
+        |i: usize| row.get(positions[i]).map(str::trim).ok_or_else(|| format!("missing field `{}`", COLUMNS[i]));
     let relative = field(0)?;
     if relative.is_empty() {
         return Err("empty path".into());

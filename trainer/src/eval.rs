@@ -42,8 +42,9 @@ impl<'de> serde::Deserialize<'de> for RankAccuracy {
         let map = BTreeMap::<String, f64>::deserialize(d)?;
         let mut out = [0.0; 7];
         for rank in Rank::ALL {
-            out[rank.depth()] =
-                *map.get(rank.name()).ok_or_else(|| serde::de::Error::custom(format!("missing rank {}", rank.name())))?;
+            out[rank.depth()] = *map
+                .get(rank.name())
+                .ok_or_else(|| serde::de::Error::custom(format!("missing rank {}", rank.name())))?;
         }
         Ok(RankAccuracy(out))
     }
@@ -109,7 +110,11 @@ pub struct EvalSettings<'a> {
 ///
 /// # Errors
 /// The model fails, or the candidate index cannot be built.
-pub fn evaluate<B: Backend>(embedder: &Embedder<B>, images: &ImageSet, settings: &EvalSettings<'_>) -> Result<EvalReport> {
+pub fn evaluate<B: Backend>(
+    embedder: &Embedder<B>,
+    images: &ImageSet,
+    settings: &EvalSettings<'_>,
+) -> Result<EvalReport> {
     if images.is_empty() {
         return Err(TrainError::Invalid("evaluation: the split has no photos".into()));
     }

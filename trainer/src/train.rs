@@ -331,7 +331,7 @@ fn validate(config: &TrainConfig) -> Result<()> {
         "--epochs must be at least 1"
     } else if config.batch_size < 2 {
         "--batch-size must be at least 2 (a contrastive batch needs negatives)"
-    } else if config.accumulation == 0 || config.batch_size % config.accumulation != 0 {
+    } else if config.accumulation == 0 || !config.batch_size.is_multiple_of(config.accumulation) {
         "--accumulation must divide --batch-size"
     } else if !(config.lr.is_finite() && config.lr > 0.0) {
         "--lr must be a positive number"
@@ -346,7 +346,8 @@ fn validate(config: &TrainConfig) -> Result<()> {
 /// open_clip's AdamW (betas 0.9/0.98, eps 1e-6) for the two parameter groups: with weight
 /// decay, and without (see [`optimizer_step`]).
 pub fn optimizers<B: AutodiffBackend>(weight_decay: f64) -> [Optim<B>; 2] {
-    let adamw = |wd: f64| AdamWConfig::new().with_beta_1(0.9).with_beta_2(0.98).with_epsilon(1e-6).with_weight_decay(wd as f32);
+    let adamw =
+        |wd: f64| AdamWConfig::new().with_beta_1(0.9).with_beta_2(0.98).with_epsilon(1e-6).with_weight_decay(wd as f32);
     [adamw(weight_decay).init(), adamw(0.0).init()]
 }
 

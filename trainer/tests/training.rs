@@ -82,7 +82,10 @@ fn synthetic_worlds_are_deterministic_and_hold_out_species_with_seen_relatives()
     assert_eq!(manifest, std::fs::read_to_string(b.join("manifest.csv")).unwrap());
     let first_photo = manifest.lines().nth(1).unwrap().split(',').next().unwrap();
     assert_eq!(std::fs::read(a.join(first_photo)).unwrap(), std::fs::read(b.join(first_photo)).unwrap());
-    assert_ne!(World::generate(&SynthConfig { seed: 4, ..config.clone() }).unwrap().species, World::generate(&config).unwrap().species);
+    assert_ne!(
+        World::generate(&SynthConfig { seed: 4, ..config.clone() }).unwrap().species,
+        World::generate(&config).unwrap().species
+    );
 
     let data = Dataset::open(&a).unwrap();
     assert!(data.skipped().is_empty());
@@ -154,7 +157,8 @@ fn a_resumed_run_reaches_the_weights_of_an_uninterrupted_one() {
     let first = run(&data, &config, &broken, &RunOptions { resume: false, stop_after: Some(total / 2 + 1) });
     assert!(!first.finished);
     assert!(!broken.join(ModelDir::MANIFEST).exists(), "no model until the run is complete");
-    let second = run(&data, &TrainConfig { lr: 1.0, ..config.clone() }, &broken, &RunOptions { resume: true, stop_after: None });
+    let second =
+        run(&data, &TrainConfig { lr: 1.0, ..config.clone() }, &broken, &RunOptions { resume: true, stop_after: None });
     assert!(second.finished && second.steps == total);
 
     let (a, b) = (weights(&whole), weights(&broken));
@@ -163,7 +167,8 @@ fn a_resumed_run_reaches_the_weights_of_an_uninterrupted_one() {
         let worst = x.iter().zip(&b[name]).map(|(p, q)| (p - q).abs()).fold(0.0f32, f32::max);
         assert!(worst < 1e-5, "{name}: differs by {worst}");
     }
-    let history = |r: &TrainReport| r.history.iter().map(|e| (e.epoch, e.step, (e.loss * 1e4).round())).collect::<Vec<_>>();
+    let history =
+        |r: &TrainReport| r.history.iter().map(|e| (e.epoch, e.step, (e.loss * 1e4).round())).collect::<Vec<_>>();
     assert_eq!(history(&whole_report), history(&second));
 }
 
@@ -237,8 +242,7 @@ fn evaluation_equals_an_independent_computation() {
 
     // By hand: cosine → softmax over all taxa → sum per ancestor → argmax, per rank.
     let dim = embedder.dim();
-    let captions: Vec<String> =
-        dataset.taxa().iter().map(|t| format!("a photo of {}.", t.lineage.species())).collect();
+    let captions: Vec<String> = dataset.taxa().iter().map(|t| format!("a photo of {}.", t.lineage.species())).collect();
     let mut texts = embedder.embed_texts(&captions).unwrap();
     normalize_rows(&mut texts, dim);
     let pixels: Vec<_> = test.images.iter().map(|i| embedder.preprocessor().process(i)).collect();
@@ -270,7 +274,11 @@ fn evaluation_equals_an_independent_computation() {
     for (is_seen, accuracy) in [(true, report.zero_shot.seen.unwrap()), (false, report.zero_shot.unseen.unwrap())] {
         for rank in Rank::ALL {
             let expected = correct.get(&(is_seen, rank.depth())).copied().unwrap_or(0) as f64 / counts[&is_seen] as f64;
-            assert!((accuracy.at(rank) - expected).abs() < 1e-12, "seen={is_seen} {rank:?}: {} vs {expected}", accuracy.at(rank));
+            assert!(
+                (accuracy.at(rank) - expected).abs() < 1e-12,
+                "seen={is_seen} {rank:?}: {} vs {expected}",
+                accuracy.at(rank)
+            );
         }
     }
     assert_eq!(report.images, test.len());

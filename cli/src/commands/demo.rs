@@ -57,7 +57,12 @@ pub fn demo(a: &DemoArgs) -> Result<()> {
     let (data, model, index) = (a.out.join("data"), a.out.join("model"), a.out.join("index"));
 
     eprintln!("1/4 painting a synthetic tree of life ({} species) into {}", a.species, data.display());
-    let world = SynthConfig { species: a.species, images_per_species: a.images_per_species, seed: a.seed, ..Default::default() };
+    let world = SynthConfig {
+        species: a.species,
+        images_per_species: a.images_per_species,
+        seed: a.seed,
+        ..Default::default()
+    };
     let summary = write_world(&world, &data)?;
     eprintln!(
         "    {} species ({} never shown in training), photos: {} train / {} val / {} test",
@@ -147,7 +152,8 @@ fn examples(model: &Path, data: &Path, index: &Path) -> Result<Vec<Vec<String>>>
         arbor_engine::normalize_row(&mut feature);
         let probs = classifier.probabilities(&feature)?.remove(0);
         let answer = classifier.deepest_confident(&probs, 0.5)?;
-        let predicted = answer.map_or("unknown".to_owned(), |hit| format!("{} {}", hit.rank.name(), hit.path.join(" ")));
+        let predicted =
+            answer.map_or("unknown".to_owned(), |hit| format!("{} {}", hit.rank.name(), hit.path.join(" ")));
         let name = sample.path.strip_prefix(data).unwrap_or(&sample.path).display().to_string();
         rows.push(vec![name, sample.taxon.lineage.species(), predicted]);
     }

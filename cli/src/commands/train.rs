@@ -220,15 +220,9 @@ pub fn run_training(
         Event::Checkpoint(_) => {}
     };
     let report = match device {
-        Device::Cpu => arbor_trainer::train::<Autodiff<Cpu>>(
-            data,
-            init,
-            config,
-            out,
-            options,
-            &Default::default(),
-            &mut observer,
-        )?,
+        Device::Cpu => {
+            arbor_trainer::train::<Autodiff<Cpu>>(data, init, config, out, options, &Default::default(), &mut observer)?
+        }
         Device::Cuda => train_cuda(data, init, config, out, options, &mut observer)?,
     };
     if let Some(b) = progress {

@@ -241,7 +241,10 @@ mod tests {
             for shape in Shape::RADIAL.into_iter().chain(Shape::BILATERAL) {
                 let t = Traits { shape, ..traits(pattern) };
                 let image = paint(&t, 48, &mut ChaCha8Rng::seed_from_u64(3));
-                let greenish = image.chunks(3).filter(|p| u16::from(p[1]) > u16::from(p[0]) + 60 && u16::from(p[1]) > u16::from(p[2]) + 60).count();
+                let greenish = image
+                    .chunks(3)
+                    .filter(|p| u16::from(p[1]) > u16::from(p[0]) + 60 && u16::from(p[1]) > u16::from(p[2]) + 60)
+                    .count();
                 assert!(greenish > 20, "{shape:?} {pattern:?}: body colour painted on {greenish} pixels");
             }
         }

@@ -13,8 +13,8 @@
 mod appearance;
 mod names;
 
-use std::fs;
 use std::collections::HashMap;
+use std::fs;
 use std::path::{Path, PathBuf};
 
 use arbor_index::{Lineage, Rank, TaxonRecord};
@@ -120,7 +120,8 @@ impl World {
             let radial = path[0] % 2 == 0;
             let shapes = if radial { Shape::RADIAL } else { Shape::BILATERAL };
             let body_hue = trait_of(0, 2, &|r| (path[2] as f32 * 137.5 + r.gen_range(-10.0..10.0)).rem_euclid(360.0));
-            let mark_hue = trait_of(1, 4, &|r| body_hue + 90.0 + (sibling[4] as f32 * 65.0 + r.gen_range(0.0..40.0)) % 180.0);
+            let mark_hue =
+                trait_of(1, 4, &|r| body_hue + 90.0 + (sibling[4] as f32 * 65.0 + r.gen_range(0.0..40.0)) % 180.0);
             let aspect = trait_of(2, 5, &|r| if radial { r.gen_range(1.0..1.25) } else { r.gen_range(1.5..2.1) });
             let frequency = trait_of(3, 5, &|r| 3.0 + 1.3 * (sibling[5] % 4) as f32 + r.gen_range(0.0..0.4));
             // Species of a genus take distinct combinations of angle, stroke and shade.
@@ -133,7 +134,7 @@ impl World {
                 aspect,
                 frequency,
                 angle: (combo % 4) as f32 * std::f32::consts::FRAC_PI_4,
-                stroke: if (combo / 4) % 2 == 0 { 0.3 } else { 0.55 },
+                stroke: if (combo / 4).is_multiple_of(2) { 0.3 } else { 0.55 },
                 shade: if combo / 8 == 0 { 0.88 } else { 0.55 },
             };
             let common_name = names.common(&mut rng);
@@ -172,7 +173,9 @@ impl World {
             .species
             .iter()
             .enumerate()
-            .flat_map(|(s, sp)| splits(config, s, sp.unseen).into_iter().enumerate().map(move |(k, split)| (s, k, split)))
+            .flat_map(|(s, sp)| {
+                splits(config, s, sp.unseen).into_iter().enumerate().map(move |(k, split)| (s, k, split))
+            })
             .collect();
         let done = std::sync::atomic::AtomicUsize::new(0);
         let rows: Vec<String> = photos
@@ -181,7 +184,9 @@ impl World {
                 let sp = &self.species[s];
                 let folder = format!("images/{:04}-{}", s, sp.taxon.lineage.species().replace(' ', "_"));
                 let relative = format!("{folder}/{k:03}.png");
-                let mut rng = ChaCha8Rng::seed_from_u64(config.seed ^ ((s as u64) << 32 | k as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+                let mut rng = ChaCha8Rng::seed_from_u64(
+                    config.seed ^ ((s as u64) << 32 | k as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+                );
                 let rgb = paint(&sp.traits, config.image_size, &mut rng);
                 let path = dir.join(&relative);
                 fs::create_dir_all(dir.join(&folder)).map_err(|e| TrainError::io(dir.join(&folder), e))?;

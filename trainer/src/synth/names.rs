@@ -11,19 +11,18 @@ use arbor_index::Rank;
 use rand::Rng;
 use rand::seq::SliceRandom;
 
-const ONSETS: &[&str] = &[
-    "b", "c", "d", "f", "g", "l", "m", "n", "p", "r", "s", "t", "v", "th", "ph", "ch", "tr", "cr", "pl", "st",
-];
+const ONSETS: &[&str] =
+    &["b", "c", "d", "f", "g", "l", "m", "n", "p", "r", "s", "t", "v", "th", "ph", "ch", "tr", "cr", "pl", "st"];
 const VOWELS: &[&str] = &["a", "e", "i", "o", "u", "ae", "io", "ou"];
 const ADJECTIVES: &[&str] = &[
     "golden", "spotted", "lesser", "greater", "crested", "pale", "dusky", "royal", "little", "giant", "marsh",
-    "mountain", "silver", "scarlet", "hooded", "striped", "common", "northern", "southern", "painted", "shy",
-    "bold", "velvet", "ashy", "tufted", "woolly", "ringed", "banded", "sooty", "rusty",
+    "mountain", "silver", "scarlet", "hooded", "striped", "common", "northern", "southern", "painted", "shy", "bold",
+    "velvet", "ashy", "tufted", "woolly", "ringed", "banded", "sooty", "rusty",
 ];
 const NOUNS: &[&str] = &[
     "warbler", "beetle", "fern", "moth", "lily", "shrew", "finch", "toad", "orchid", "snail", "wren", "cricket",
-    "sedge", "newt", "thistle", "skipper", "plover", "lichen", "gecko", "violet", "weevil", "heron", "moss",
-    "perch", "clover", "lark", "mantis", "puffball", "vole", "sparrow",
+    "sedge", "newt", "thistle", "skipper", "plover", "lichen", "gecko", "violet", "weevil", "heron", "moss", "perch",
+    "clover", "lark", "mantis", "puffball", "vole", "sparrow",
 ];
 
 /// Draws names that are unique within their rank.
@@ -46,9 +45,8 @@ impl NameGenerator {
         };
         loop {
             let syllables = rng.gen_range(2..=3);
-            let stem: String = (0..syllables)
-                .map(|_| format!("{}{}", pick(ONSETS, rng), pick(VOWELS, rng)))
-                .collect::<String>();
+            let stem: String =
+                (0..syllables).map(|_| format!("{}{}", pick(ONSETS, rng), pick(VOWELS, rng))).collect::<String>();
             let stem = stem.trim_end_matches(|c| "aeiou".contains(c));
             let word = format!("{stem}{suffix}");
             let name = if rank == Rank::Species { word } else { capitalise(&word) };
