@@ -290,3 +290,42 @@ fn evaluation_equals_an_independent_computation() {
     let json = serde_json::to_value(&report).unwrap();
     assert!(json["zero_shot"]["unseen"]["species"].is_number() && json["few_shot"]["1"]["mean"].is_number());
 }
+
+#[test]
+fn fine_tuning_an_imported_open_clip_model_keeps_its_weight_layout() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/openclip/tiny_gelu");
+    let imported = tmp.path().join("imported");
+    arbor_engine::model::import_openclip(
+        fixture.join("model.safetensors"),
+        fixture.join("open_clip_config.json"),
+        &imported,
+    )
+    .unwrap();
+    // The fixture model takes 64-px photos.
+    let data64 = tmp.path().join("world64");
+    let config = SynthConfig { species: 6, images_per_species: 10, seed: 9, ..SynthConfig::default() };
+    World::generate(&config).unwrap().write_dataset(&data64, |_, _| {}).unwrap();
+    let tuned = tmp.path().join("tuned");
+    arbor_trainer::train::<Train>(
+        &data64,
+        &ModelInit::Pretrained(imported.clone()),
+        &TrainConfig { lr: 1e-4, ..quick(1) },
+        &tuned,
+        &RunOptions::default(),
+        &Default::default(),
+        &mut |_| {},
+    )
+    .unwrap();
+    // Same open_clip names and shapes as the original checkpoint; open_clip-loadable values.
+    let original = StateDict::open(fixture.join("model.safetensors")).unwrap();
+    let written = StateDict::open(tuned.join(ModelDir::WEIGHTS)).unwrap();
+    let names = |s: &StateDict| s.names().map(|n| (n.to_owned(), s.shape(n).unwrap().to_vec())).collect::<Vec<_>>();
+    assert_eq!(names(&original), names(&written));
+    let moved = original
+        .names()
+        .filter(|n| original.values(n).unwrap().iter().zip(written.values(n).unwrap()).any(|(a, b)| a != b))
+        .count();
+    assert!(moved > original.len() / 2, "only {moved} of {} tensors changed", original.len());
+    assert_eq!(ModelDir::open(&tuned).unwrap().config(), ModelDir::open(&imported).unwrap().config());
+}
