@@ -77,6 +77,7 @@ pub mod engine;
 pub use engine::{Engine, Image};
 
 pub mod label_cache;
+pub mod tree_labels;
 pub mod zeroshot;
 pub use label_cache::LabelCache;
 pub use zeroshot::{LabelClassifier, LabelHit, Softmax, TreeClassifier};
