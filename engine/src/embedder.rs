@@ -45,12 +45,17 @@ impl<B: Backend> Embedder<B> {
             ImageTransform::Squash => Pipeline::Squash,
             ImageTransform::OpenClip => Pipeline::Crop,
         };
-        let config = dir.config();
-        let preprocessor = Preprocessor::new(pipeline, config.vision.image_size)?
+        Self::from_model(model, device, dir.manifest().weights_sha256.clone())?.with_pipeline(pipeline)
+    }
+
+    /// Wraps a model already in memory (a trainer's, between epochs), with the `squash`
+    /// pipeline. `identity` is what label caches will key on.
+    pub fn from_model(model: Clip<B>, device: &B::Device, identity: String) -> Result<Self> {
+        let config = model.config();
+        let preprocessor = Preprocessor::new(Pipeline::Squash, config.vision.image_size)?
             .with_normalization(config.preprocess.mean, config.preprocess.std)?;
         let tokenizer = Tokenizer::new(config.text.context_length)?;
         let logit_scale = scalar(model.logit_multiplier())?;
-        let identity = dir.manifest().weights_sha256.clone();
         Ok(Embedder { model, device: device.clone(), tokenizer, preprocessor, identity, logit_scale })
     }
 

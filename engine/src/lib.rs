@@ -64,7 +64,7 @@ pub use preprocess::{Pipeline, PixelTensor, PreprocessError, Preprocessor};
 
 pub mod embedder;
 pub mod error;
-pub use embedder::Embedder;
+pub use embedder::{Embedder, normalize_row, normalize_rows};
 pub use error::{EngineError, Result};
 
 pub mod centroids;

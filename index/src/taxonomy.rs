@@ -141,7 +141,7 @@ pub(crate) fn binomial(genus: &str, epithet: &str) -> String {
 }
 
 /// One taxon as given to the index builder.
-#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize)]
 pub struct TaxonRecord {
     /// Kingdom to species epithet.
     pub lineage: Lineage,

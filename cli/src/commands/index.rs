@@ -183,15 +183,7 @@ fn parse_dtype(s: &str) -> Result<Dtype, String> {
     s.parse()
 }
 
-/// Sizes rayon's global pool, which both the graph build (hnsw_rs) and the
-/// searches run on; 0 keeps rayon's default of one thread per core. Benchmarks
-/// need this so that one-thread numbers are really one thread.
-fn set_threads(threads: usize) -> Result<()> {
-    if threads > 0 {
-        rayon::ThreadPoolBuilder::new().num_threads(threads).build_global().context("cannot start the thread pool")?;
-    }
-    Ok(())
-}
+use super::set_threads;
 
 pub fn run(cmd: IndexCommand) -> Result<()> {
     match cmd {

@@ -36,3 +36,7 @@ pub use vision::{PatchConv, VisionTransformer};
 
 /// The default CPU backend: burn's pure-Rust `flex` backend (multithreaded `gemm`).
 pub type Cpu = burn_flex::Flex;
+
+/// burn's CUDA backend (feature `cuda`), for GPUs.
+#[cfg(feature = "cuda")]
+pub type Cuda = burn::backend::Cuda;

@@ -190,6 +190,46 @@ impl ModelDir {
     }
 }
 
+impl ModelDir {
+    /// Writes `state` as the model of an existing directory `dir` (a training run's output
+    /// folder, which also holds its logs and checkpoints), replacing any model there. Both
+    /// files are staged and checked first, then renamed into place, the manifest last: a
+    /// reader sees the old model or the new one, and a crash between the two renames leaves a
+    /// hash mismatch that [`ModelDir::verify`] reports.
+    ///
+    /// # Errors
+    /// `dir` is not a directory, the weights do not fit `config`, or a file cannot be written.
+    pub fn write_into(
+        state: &StateDict,
+        config: ClipConfig,
+        source: &str,
+        dir: impl AsRef<Path>,
+    ) -> Result<Self, ModelError> {
+        let dir = dir.as_ref();
+        if !dir.is_dir() {
+            return Err(ModelError::io(dir, std::io::Error::new(std::io::ErrorKind::NotFound, "not a directory")));
+        }
+        let manifest = ModelManifest {
+            format_version: Self::FORMAT_VERSION,
+            config,
+            image_transform: ImageTransform::Squash,
+            weights_sha256: state.identity_hash(),
+            source: source.to_owned(),
+        };
+        let staging = staging_path(&dir.join(".model"))?;
+        fs::create_dir(&staging).map_err(|e| ModelError::io(&staging, e))?;
+        let written = write_dir(&staging, state, &manifest).and_then(|()| {
+            for name in [Self::WEIGHTS, Self::MANIFEST] {
+                fs::rename(staging.join(name), dir.join(name)).map_err(|e| ModelError::io(dir.join(name), e))?;
+            }
+            Ok(())
+        });
+        let _ = fs::remove_dir_all(&staging);
+        written?;
+        Self::open(dir)
+    }
+}
+
 /// A hidden sibling of `out_dir`, unique to this process, on the same file system so the final
 /// rename is atomic.
 fn staging_path(out_dir: &Path) -> Result<PathBuf, ModelError> {
