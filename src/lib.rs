@@ -10,6 +10,10 @@
 //! taxon index, no ML dependencies) and [`engine`] (tokenizer, image
 //! preprocessing, the CLIP model in burn, zero-shot classification).
 //!
+//! [`Engine`] is the one-handle way in (a model plus an optional tree of life: classify paths,
+//! bytes or pixels at any rank, custom labels, few-shot centroids, embeddings); the pieces below
+//! it are public for programs that need only one:
+//!
 //! ```no_run
 //! use arbor::{Embedder, Rank, Scope, TaxonIndex, TreeClassifier};
 //! let embedder = Embedder::open("bioclip")?;          // an Arbor model directory
@@ -28,10 +32,11 @@ pub use arbor_engine as engine;
 pub use arbor_index as index;
 
 pub use arbor_engine::{
-    Embedder, EngineError, LabelCache, LabelClassifier, LabelHit, Pipeline, Preprocessor, Softmax, Templates, TextType,
-    Tokenizer, TreeClassifier,
+    CentroidHit, Centroids, Collection, Embedder, Engine, EngineError, FewShotScore, Image, LabelCache,
+    LabelClassifier, LabelHit, PhotoHit, Pipeline, PixelTensor, Preprocessor, Softmax, Templates, TextType, Tokenizer,
+    TreeClassifier, evaluate_few_shot,
 };
 pub use arbor_index::{
-    Dtype, GraphParams, Hit, IndexBuilder, IndexError, Lineage, Rank, RankHit, Scope, SearchMode, Subtree, Taxon,
-    TaxonId, TaxonIndex, TaxonRecord,
+    Dtype, GraphParams, Hit, IndexBuilder, IndexError, Lineage, Rank, RankHit, ResolvedScope, Scope, SearchMode,
+    Subtree, Taxon, TaxonId, TaxonIndex, TaxonRecord,
 };

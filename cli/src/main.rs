@@ -4,6 +4,7 @@ mod arrays;
 mod commands;
 mod inputs;
 mod output;
+mod photos;
 mod progress;
 
 use std::process::ExitCode;
@@ -22,6 +23,9 @@ struct Cli {
 enum Command {
     /// Classify photos at any rank, against the tree of life or your own labels.
     Classify(commands::classify::ClassifyArgs),
+    /// Build and extend photo collections for `arbor search`.
+    #[command(subcommand)]
+    Collection(commands::collection::CollectionCommand),
     /// Synthesise a tree of life, train a tiny model on it and classify held-out photos.
     #[command(
         after_help = "Examples:\n  arbor demo\n  arbor demo --out /tmp/demo --species 80 --epochs 20 --format json"
@@ -35,12 +39,17 @@ enum Command {
         after_help = "Examples:\n  arbor eval --model run1 --data world --split test\n  arbor eval --model run1 --data world --shots 1,5 --seeds 5 --format json"
     )]
     Eval(commands::eval::EvalArgs),
+    /// Few-shot classes from a few labelled photos: fit centroids, evaluate accuracy.
+    #[command(subcommand)]
+    Fewshot(commands::fewshot::FewshotCommand),
     /// Convert model weights from other tools.
     #[command(subcommand)]
     Import(commands::model::ImportCommand),
     /// Build, inspect and query taxon indexes.
     #[command(subcommand)]
     Index(commands::index::IndexCommand),
+    /// Nearest photos of a collection to a photo or a text.
+    Search(commands::collection::SearchArgs),
     /// Generate a synthetic tree of life: taxonomy, photos and manifest.csv.
     #[command(after_help = "Example:\n  arbor synth --out world --species 60 --images-per-species 30 --seed 1")]
     Synth(commands::train::SynthArgs),
@@ -57,13 +66,16 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Classify(a) => commands::classify::run(a),
+        Command::Collection(cmd) => commands::collection::run(cmd),
         Command::Demo(a) => commands::demo::demo(&a).map(|()| 0),
         Command::Eval(a) => commands::eval::eval(&a).map(|()| 0),
         Command::Synth(a) => commands::train::synth(&a).map(|()| 0),
         Command::Train(a) => commands::train::train(&a).map(|()| 0),
         Command::Embed(cmd) => commands::embed::run(cmd).map(|()| 0),
+        Command::Fewshot(cmd) => commands::fewshot::run(cmd).map(|()| 0),
         Command::Import(cmd) => commands::model::import(cmd).map(|()| 0),
         Command::Index(cmd) => commands::index::run(cmd).map(|()| 0),
+        Command::Search(a) => commands::collection::search(a).map(|()| 0),
         Command::Tokenize(a) => commands::model::tokenize(a).map(|()| 0),
     };
     match result {

@@ -5,12 +5,22 @@
 //! and a query takes the nearest centroid. Centring matters: CLIP embeddings share a large
 //! common component, and without removing it the nearest centroid is dominated by it.
 
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use arbor_index::{IndexBuilder, TaxonId, TaxonIndex, TaxonRecord};
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 
 use crate::embedder::normalize_row;
 use crate::error::{EngineError, Result};
+
+/// The small JSON file beside the centroid index: what the index format has no room for.
+pub const CENTROIDS_META_FILE: &str = "centroids.json";
+const META_FORMAT: &str = "arbor-centroids";
+const META_VERSION: u32 = 1;
 
 /// Class centroids fitted on labelled support embeddings.
 #[derive(Debug, Clone, PartialEq)]
@@ -150,6 +160,137 @@ impl Centroids {
     }
 }
 
+/// What `centroids.json` holds. The centroids themselves live in a small Arbor index next to it
+/// (labels as common names), so they get the index's checksums and memory-mapped reads.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct CentroidsMeta {
+    format: String,
+    version: u32,
+    /// The weights hash of the model that embedded the support set: centroids are only
+    /// meaningful for queries embedded by the same model.
+    model_identity: String,
+    classes: usize,
+    dim: usize,
+    support_mean: Vec<f32>,
+}
+
+impl Centroids {
+    /// Writes the centroids to directory `dir`, tagged with the identity of the model that made
+    /// them ([`crate::Embedder::identity`]). The directory is assembled beside its final name
+    /// and swapped into place, so a crash leaves either the old centroids or the new ones, never
+    /// an index from one fit and a mean from another.
+    ///
+    /// # Errors
+    /// Fewer than two classes (a single centroid is the zero vector once centred), or a file
+    /// that cannot be written.
+    pub fn save(&self, dir: impl AsRef<Path>, model_identity: &str) -> Result<()> {
+        let dir = dir.as_ref();
+        if self.labels.len() < 2 {
+            return Err(EngineError::Invalid(format!(
+                "{}: few-shot centroids need at least two classes, got {}",
+                dir.display(),
+                self.labels.len()
+            )));
+        }
+        let meta = CentroidsMeta {
+            format: META_FORMAT.into(),
+            version: META_VERSION,
+            model_identity: model_identity.into(),
+            classes: self.labels.len(),
+            dim: self.dim,
+            support_mean: self.support_mean.clone(),
+        };
+        let json = serde_json::to_vec_pretty(&meta).map_err(|e| EngineError::Invalid(format!("centroids: {e}")))?;
+        let records: Vec<TaxonRecord> =
+            self.labels.iter().map(|l| TaxonRecord { common_name: l.clone(), ..Default::default() }).collect();
+        replace_dir(dir, |tmp| {
+            IndexBuilder::new(self.dim).graph(None).source("arbor few-shot centroids").build(
+                &records,
+                &self.vectors,
+                tmp,
+            )?;
+            let meta_path = tmp.join(CENTROIDS_META_FILE);
+            arbor_index::write_atomically(&meta_path, |w| w.write_all(&json))?;
+            Ok(())
+        })
+    }
+
+    /// Reads centroids written by [`Centroids::save`], with the identity of the model that made
+    /// them.
+    ///
+    /// # Errors
+    /// A missing or damaged file (the error names it), or parts that do not fit together.
+    pub fn load(dir: impl AsRef<Path>) -> Result<(Centroids, String)> {
+        let dir = dir.as_ref();
+        let meta_path = dir.join(CENTROIDS_META_FILE);
+        let text = fs::read(&meta_path).map_err(|source| EngineError::Io { path: meta_path.clone(), source })?;
+        let bad = |problem: String| {
+            EngineError::Invalid(format!("{}: not few-shot centroids: {problem}", meta_path.display()))
+        };
+        let meta: CentroidsMeta = serde_json::from_slice(&text).map_err(|e| bad(e.to_string()))?;
+        if meta.format != META_FORMAT || meta.version != META_VERSION {
+            return Err(bad(format!(
+                "format {:?} version {}, expected {META_FORMAT:?} version {META_VERSION}",
+                meta.format, meta.version
+            )));
+        }
+        let index = TaxonIndex::open(dir)?;
+        if index.len() != meta.classes || index.dim() != meta.dim || meta.support_mean.len() != meta.dim {
+            return Err(bad(format!(
+                "it describes {} classes of width {}, but {} holds {} of width {}",
+                meta.classes,
+                meta.dim,
+                index.path().display(),
+                index.len(),
+                index.dim()
+            )));
+        }
+        let mut labels = Vec::with_capacity(index.len());
+        let mut vectors = Vec::with_capacity(index.len() * index.dim());
+        for i in 0..index.len() as u32 {
+            labels.push(index.taxon(TaxonId(i))?.common_name);
+            vectors.extend(index.vector(TaxonId(i))?);
+        }
+        Ok((Centroids::from_parts(labels, meta.support_mean, vectors)?, meta.model_identity))
+    }
+}
+
+/// Fills a fresh sibling directory with `fill`, then swaps it in for `dir`. Two renames, not one
+/// (a non-empty directory cannot be renamed over), with the old copy kept until the new one is
+/// in place.
+fn replace_dir(dir: &Path, fill: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
+    let parent = dir.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "centroids".into());
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| EngineError::Io { path, source }
+    };
+    fs::create_dir_all(parent).map_err(io(parent))?;
+    let tmp: PathBuf = parent.join(format!(".{name}.tmp-{}", std::process::id()));
+    let old: PathBuf = parent.join(format!(".{name}.old-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&tmp);
+    fs::create_dir(&tmp).map_err(io(&tmp))?;
+    if let Err(e) = fill(&tmp) {
+        let _ = fs::remove_dir_all(&tmp);
+        return Err(e);
+    }
+    let had_old = dir.exists();
+    if had_old {
+        fs::rename(dir, &old).map_err(io(dir))?;
+    }
+    if let Err(source) = fs::rename(&tmp, dir) {
+        if had_old {
+            let _ = fs::rename(&old, dir);
+        }
+        let _ = fs::remove_dir_all(&tmp);
+        return Err(EngineError::Io { path: dir.to_path_buf(), source });
+    }
+    if had_old {
+        let _ = fs::remove_dir_all(&old);
+    }
+    Ok(())
+}
+
 fn mean_rows<'a>(rows: impl Iterator<Item = &'a [f32]>, dim: usize) -> Vec<f32> {
     let mut mean = vec![0.0f64; dim];
     let mut n = 0usize;
@@ -284,5 +425,33 @@ mod tests {
         }
         let score = evaluate_few_shot(&names, &data, 3, 1, 5).unwrap();
         assert_eq!((score.mean, score.std, score.classes, score.queries), (1.0, 0.0, 3, 9));
+    }
+
+    #[test]
+    fn saved_centroids_read_back_identically_and_damage_is_named() {
+        let c = Centroids::fit(&labels(&["raven", "rose", "raven"]), &[2.0, 0.5, 0.0, 1.0, 2.0, 0.1], 2).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c");
+        c.save(&path, "model-a").unwrap();
+        let (back, identity) = Centroids::load(&path).unwrap();
+        assert_eq!((back, identity.as_str()), (c.clone(), "model-a"));
+
+        // Saving again replaces the directory in place and leaves no temporary behind.
+        let other = Centroids::fit(&labels(&["x", "y"]), &[1.0, 0.0, 0.0, 1.0], 2).unwrap();
+        other.save(&path, "model-b").unwrap();
+        assert_eq!(Centroids::load(&path).unwrap().0.labels(), ["x", "y"]);
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+
+        // A single class cannot be saved: its centred centroid is zero.
+        let one = Centroids::fit(&labels(&["a", "a"]), &[1.0, 0.0, 0.0, 1.0], 2).unwrap();
+        assert!(one.save(dir.path().join("one"), "m").is_err());
+
+        fs::write(path.join(CENTROIDS_META_FILE), b"{not json").unwrap();
+        let e = Centroids::load(&path).unwrap_err().to_string();
+        assert!(e.contains(CENTROIDS_META_FILE), "{e}");
+        other.save(&path, "model-b").unwrap();
+        fs::write(path.join(arbor_index::INDEX_FILE), b"garbage").unwrap();
+        let e = Centroids::load(&path).unwrap_err().to_string();
+        assert!(e.contains(arbor_index::INDEX_FILE), "{e}");
     }
 }

@@ -1,7 +1,9 @@
 //! Zero-shot classification: image embeddings against the tree of life (at any
 //! rank, as pybioclip does it) or against a user's own labels and bins.
 
-use arbor_index::{Rank, RankHit, Scope, SearchMode, TaxonId, TaxonIndex, softmax};
+use std::sync::OnceLock;
+
+use arbor_index::{Rank, RankHit, ResolvedScope, Scope, SearchMode, TaxonId, TaxonIndex, softmax};
 
 use crate::error::{EngineError, Result};
 
@@ -27,12 +29,30 @@ pub struct TreeClassifier<'a> {
     logit_scale: f32,
     softmax: Softmax,
     min_prob: f32,
+    /// The scope's taxa and slots, resolved on first use and kept: exact mode needs them for
+    /// every image, and on the whole tree they are as long as the tree.
+    resolved: OnceLock<ResolvedScope>,
 }
 
 impl<'a> TreeClassifier<'a> {
     /// A classifier over `scope` of `index`, with the model's `exp(logit_scale)`.
     pub fn new(index: &'a TaxonIndex, scope: Scope<'a>, logit_scale: f32) -> Self {
-        TreeClassifier { index, scope, logit_scale, softmax: Softmax::Exact, min_prob: arbor_index::DEFAULT_MIN_PROB }
+        TreeClassifier {
+            index,
+            scope,
+            logit_scale,
+            softmax: Softmax::Exact,
+            min_prob: arbor_index::DEFAULT_MIN_PROB,
+            resolved: OnceLock::new(),
+        }
+    }
+
+    fn resolved(&self) -> Result<&ResolvedScope> {
+        if let Some(r) = self.resolved.get() {
+            return Ok(r);
+        }
+        let r = self.index.resolve_scope(self.scope)?;
+        Ok(self.resolved.get_or_init(|| r))
     }
 
     /// Chooses exact or approximate probabilities.
@@ -52,9 +72,12 @@ impl<'a> TreeClassifier<'a> {
     pub fn probabilities(&self, features: &[f32]) -> Result<Vec<Vec<(TaxonId, f32)>>> {
         match self.softmax {
             Softmax::Exact => {
-                let ids = self.index.scope_ids(self.scope)?;
-                let scores = self.index.scores_batch(features, self.scope)?;
-                Ok(scores.iter().map(|s| ids.iter().copied().zip(softmax(s, self.logit_scale)).collect()).collect())
+                let scope = self.resolved()?;
+                let scores = self.index.scores_resolved(features, scope)?;
+                Ok(scores
+                    .iter()
+                    .map(|s| scope.ids().iter().copied().zip(softmax(s, self.logit_scale)).collect())
+                    .collect())
             }
             Softmax::Approximate { candidates, ef } => {
                 let hits = self.index.search_batch(features, candidates, SearchMode::Approximate { ef }, self.scope)?;

@@ -37,6 +37,23 @@ pub enum Scope<'a> {
     Taxa(&'a [TaxonId]),
 }
 
+/// A [`Scope`] resolved to taxon ids (in id order) and their storage slots.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResolvedScope {
+    ids: Vec<TaxonId>,
+    slots: Vec<u32>,
+    /// Size of the index it was resolved on: a cheap guard against using it with another.
+    taxa: usize,
+}
+
+impl ResolvedScope {
+    /// The taxa, in taxon-id order: the order of the scores
+    /// [`TaxonIndex::scores_resolved`] returns.
+    pub fn ids(&self) -> &[TaxonId] {
+        &self.ids
+    }
+}
+
 /// Taxa per exact-scan block: 2048 rows × 512 dims of f32 is 4 MB, which
 /// streams through cache once per block of queries.
 const SLOT_BLOCK: usize = 2048;
@@ -81,12 +98,34 @@ impl TaxonIndex {
     /// whole tree, as pybioclip computes it, needs.
     pub fn scores_batch(&self, queries: &[f32], scope: Scope<'_>) -> Result<Vec<Vec<f32>>> {
         self.check_queries(queries)?;
+        self.scores_resolved(queries, &self.resolve_scope(scope)?)
+    }
+
+    /// Resolves a scope to its taxa and their storage slots once, for callers that score many
+    /// batches against the same scope (a classifier running over a folder of photos): on a
+    /// 450K-taxon tree that list is as long as the tree.
+    pub fn resolve_scope(&self, scope: Scope<'_>) -> Result<ResolvedScope> {
         let ids = self.scope_ids(scope)?;
         let slots = ids.iter().map(|&id| self.slot_of(id)).collect::<Result<Vec<u32>>>()?;
+        Ok(ResolvedScope { ids, slots, taxa: self.len() })
+    }
+
+    /// [`scores_batch`](Self::scores_batch) over a scope resolved by
+    /// [`resolve_scope`](Self::resolve_scope) on this index.
+    pub fn scores_resolved(&self, queries: &[f32], scope: &ResolvedScope) -> Result<Vec<Vec<f32>>> {
+        self.check_queries(queries)?;
+        if scope.taxa != self.len() || scope.slots.iter().any(|&s| s as usize >= self.len()) {
+            return Err(IndexError::BadRequest(format!(
+                "{}: the scope was resolved on another index ({} taxa, this one has {})",
+                self.path().display(),
+                scope.taxa,
+                self.len()
+            )));
+        }
         let (dim, rows) = (self.dim(), self.rows());
         Ok(queries
             .par_chunks_exact(dim)
-            .map(|q| slots.iter().map(|&s| rows.dot(s as usize, dim, q)).collect())
+            .map(|q| scope.slots.iter().map(|&s| rows.dot(s as usize, dim, q)).collect())
             .collect())
     }
 

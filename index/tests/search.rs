@@ -136,3 +136,24 @@ fn bad_queries_and_inputs_are_errors_not_panics() {
     assert_eq!(TaxonIndex::open(dir.path()).unwrap().len(), 50);
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
 }
+
+#[test]
+fn a_resolved_scope_scores_like_the_scope_and_is_refused_by_another_index() {
+    let w = world(600, 16, 5);
+    let dir = tempfile::tempdir().unwrap();
+    IndexBuilder::new(w.dim).graph(None).build(&w.taxa, &w.vectors, dir.path()).unwrap();
+    let index = TaxonIndex::open(dir.path()).unwrap();
+    let qs = queries(&w, 3, 1.0, 6);
+    let sub = index.find(w.taxa[42].lineage.get(Rank::Order)).unwrap().remove(0);
+    for scope in [Scope::All, Scope::Within(&sub)] {
+        let resolved = index.resolve_scope(scope).unwrap();
+        assert_eq!(resolved.ids(), index.scope_ids(scope).unwrap());
+        assert_eq!(index.scores_resolved(&qs, &resolved).unwrap(), index.scores_batch(&qs, scope).unwrap());
+    }
+    let small = world(50, 16, 7);
+    let other_dir = tempfile::tempdir().unwrap();
+    IndexBuilder::new(16).graph(None).build(&small.taxa, &small.vectors, other_dir.path()).unwrap();
+    let other = TaxonIndex::open(other_dir.path()).unwrap();
+    let resolved = index.resolve_scope(Scope::All).unwrap();
+    assert!(other.scores_resolved(&qs, &resolved).is_err());
+}

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use arbor_engine::embedder::normalize_row;
-use arbor_engine::{LabelCache, LabelClassifier, Softmax, Templates, TreeClassifier};
+use arbor_engine::{Centroids, LabelCache, LabelClassifier, Softmax, Templates, TreeClassifier};
 use arbor_index::{Rank, RankHit, Scope, TaxonId, TaxonIndex};
 use clap::{Args, ValueEnum};
 
@@ -37,6 +37,7 @@ pub enum RowFormat {
   arbor classify --model bioclip --index tol-index img.jpg --min-confidence 0.8
   arbor classify --model bioclip --cls \"cat,dog,raven\" img.jpg
   arbor classify --model bioclip --cls labels.txt --bins bins.csv photos/
+  arbor classify --model bioclip --centroids my-classes photos/      # see `arbor fewshot fit`
 
 Exit status: 0 all inputs classified, 1 error, 3 some inputs could not be read (reported on stderr and as rows).")]
 pub struct ClassifyArgs {
@@ -47,7 +48,7 @@ pub struct ClassifyArgs {
     #[arg(required = true)]
     paths: Vec<PathBuf>,
     /// Taxon index (see `arbor index`).
-    #[arg(long, required_unless_present_any = ["cls", "bins"])]
+    #[arg(long, required_unless_present_any = ["cls", "bins", "centroids"])]
     index: Option<PathBuf>,
     /// Rank to answer at.
     #[arg(long, default_value = "species")]
@@ -67,6 +68,9 @@ pub struct ClassifyArgs {
     /// CSV class,bin: classify into the classes, report summed bins.
     #[arg(long, conflicts_with_all = ["index", "cls"])]
     bins: Option<PathBuf>,
+    /// Few-shot centroids (see `arbor fewshot fit`): the nearest class, scored by cosine.
+    #[arg(long, conflicts_with_all = ["index", "cls", "bins", "min_confidence"])]
+    centroids: Option<PathBuf>,
     /// Exact probabilities over every taxon (pybioclip's). Default; kept for scripts.
     #[arg(long, conflicts_with = "ef")]
     exact: bool,
@@ -97,6 +101,7 @@ pub struct ClassifyArgs {
 enum Target<'a> {
     Tree { classifier: TreeClassifier<'a>, index: &'a TaxonIndex },
     Labels(LabelClassifier),
+    Centroids(Centroids),
 }
 
 pub fn run(a: ClassifyArgs) -> Result<u8> {
@@ -123,7 +128,10 @@ pub fn run(a: ClassifyArgs) -> Result<u8> {
             .min_prob(a.min_prob),
             index: i,
         },
-        None => Target::Labels(label_classifier(&a, &embedder)?),
+        None => match &a.centroids {
+            Some(dir) => Target::Centroids(load_centroids(dir, embedder.identity())?),
+            None => Target::Labels(label_classifier(&a, &embedder)?),
+        },
     };
     let columns = columns(&target, a.rank, a.min_confidence.is_some());
     let mut out = Rows::new(a.format, a.output.as_deref(), columns, &files)?;
@@ -152,6 +160,7 @@ pub fn run(a: ClassifyArgs) -> Result<u8> {
     progress.finish_and_clear();
     let mode = match (&target, softmax) {
         (Target::Labels(_), _) => "labels".to_string(),
+        (Target::Centroids(_), _) => "few-shot centroids".to_string(),
         (_, Softmax::Exact) => "exact".to_string(),
         (_, Softmax::Approximate { ef, .. }) => format!("approximate (HNSW ef={ef})"),
     };
@@ -234,12 +243,31 @@ fn label_classifier(a: &ClassifyArgs, embedder: &arbor_engine::Embedder) -> Resu
     })
 }
 
+/// Centroids fitted with this model; those of another model would answer nonsense.
+fn load_centroids(dir: &Path, identity: &str) -> Result<Centroids> {
+    let (centroids, fitted_with) = Centroids::load(dir)?;
+    if fitted_with != identity {
+        bail!(
+            "{}: the centroids were fitted with another model (weights {}…, this one {}…)",
+            dir.display(),
+            fitted_with.chars().take(12).collect::<String>(),
+            identity.chars().take(12).collect::<String>()
+        );
+    }
+    Ok(centroids)
+}
+
 /// Rows of answer cells for one image (without the file name).
 fn answer(target: &Target<'_>, feature: &[f32], a: &ClassifyArgs) -> Result<Vec<Vec<String>>> {
     match target {
         Target::Labels(c) => {
             Ok(c.classify(feature, a.k).into_iter().map(|h| vec![h.label, h.score.to_string()]).collect())
         }
+        Target::Centroids(c) => Ok(c
+            .classify(feature, a.k.unwrap_or(c.labels().len()))?
+            .into_iter()
+            .map(|h| vec![h.label, h.score.to_string()])
+            .collect()),
         Target::Tree { classifier, index } => {
             let probs = classifier.probabilities(feature)?.remove(0);
             if let Some(p) = a.min_confidence {
@@ -279,7 +307,7 @@ fn open_set_row(hit: Option<RankHit>) -> Vec<String> {
 fn columns(target: &Target<'_>, rank: Rank, open_set: bool) -> Vec<String> {
     let mut c = vec!["file_name".to_string()];
     match target {
-        Target::Labels(_) => c.push("classification".into()),
+        Target::Labels(_) | Target::Centroids(_) => c.push("classification".into()),
         Target::Tree { .. } if open_set => c.extend(["rank", "name", "lineage"].map(String::from)),
         Target::Tree { .. } => {
             c.extend(

@@ -16,10 +16,14 @@ use crate::progress::bar;
 /// Build, inspect and query taxon indexes.
 #[derive(Debug, Subcommand)]
 pub enum IndexCommand {
-    /// Build an index from embeddings (.npy) and a taxonomy CSV.
-    #[command(
-        after_help = "Example:\n  arbor index build --vectors txt_emb.npy --taxonomy taxa.csv --out tol-index --dtype f16"
-    )]
+    /// Build an index from embeddings (.npy), or by encoding each taxon's label with a model, and a taxonomy CSV.
+    #[command(after_help = "Examples:
+  arbor index build --vectors txt_emb.npy --taxonomy taxa.csv --out tol-index --dtype f16
+  arbor index build --model bioclip --taxonomy taxa.csv --out tol-index      # pybioclip's labels, 80 templates
+  arbor index build --model bioclip --taxonomy taxa.csv --out tol-index --text-type scientific --templates none
+
+With --model, encoded labels are checkpointed to <out>.partial as they finish: an interrupted
+build run again with the same model, taxonomy and templates resumes where it stopped.")]
     Build(BuildArgs),
     /// Build an index from pybioclip's tree-of-life files (txt_emb_species.npy + .json).
     #[command(
@@ -77,8 +81,21 @@ pub struct GraphArgs {
 #[derive(Debug, Args)]
 pub struct BuildArgs {
     /// Embeddings, float32 .npy.
+    #[arg(long, required_unless_present = "model", conflicts_with = "model")]
+    vectors: Option<PathBuf>,
+    /// Encode each taxon's label with this Arbor model instead of reading --vectors.
     #[arg(long)]
-    vectors: PathBuf,
+    model: Option<PathBuf>,
+    /// With --model: prompt templates (openai80: pybioclip's 80, averaged) or none.
+    #[arg(long, default_value = "openai80", requires = "model")]
+    templates: arbor_engine::Templates,
+    /// With --model: how each taxon is named (default: pybioclip's label, the seven ranks and
+    /// the common name): common, scientific, taxonomic, sci+common, taxonomic+common.
+    #[arg(long, requires = "model")]
+    text_type: Option<arbor_engine::TextType>,
+    /// With --model: stop after this many labels in total, keeping the checkpoint (resume later).
+    #[arg(long, hide = true, requires = "model")]
+    stop_after: Option<usize>,
     /// Orientation of --vectors.
     #[arg(long, value_enum, default_value = "rows")]
     layout: Layout,
@@ -173,9 +190,15 @@ pub fn run(cmd: IndexCommand) -> Result<()> {
         IndexCommand::Build(a) => {
             set_threads(a.graph.threads)?;
             let taxa = read_taxonomy_csv(&a.taxonomy)?;
-            let m = read_matrix(&a.vectors)?;
-            let m = if a.layout == Layout::Cols { m.transposed() } else { m };
-            build(&taxa, m, &a.vectors, &a.out, &a.graph)
+            match (&a.vectors, &a.model) {
+                (Some(vectors), _) => {
+                    let m = read_matrix(vectors)?;
+                    let m = if a.layout == Layout::Cols { m.transposed() } else { m };
+                    build(&taxa, m, vectors, &a.out, &a.graph)
+                }
+                (None, Some(model)) => build_with_model(&a, &taxa, model),
+                (None, None) => bail!("give --vectors or --model"),
+            }
         }
         IndexCommand::ImportPybioclip(a) => {
             set_threads(a.graph.threads)?;
@@ -225,6 +248,48 @@ fn build(taxa: &[TaxonRecord], mut m: Matrix, source: &Path, out: &Path, g: &Gra
         .with_context(|| source.display().to_string())?;
     bar.finish_and_clear();
     eprintln!("wrote {} ({} taxa, {} dims, {})", path.display(), taxa.len(), m.cols, g.dtype);
+    Ok(())
+}
+
+/// `index build --model`: encodes the labels (checkpointed beside the output), then builds.
+fn build_with_model(a: &BuildArgs, taxa: &[TaxonRecord], model: &Path) -> Result<()> {
+    let embedder = crate::commands::embed::open_embedder(model, None, false)?;
+    let labels = arbor_engine::tree_labels::taxon_labels(taxa, a.text_type);
+    let checkpoint = PathBuf::from(format!("{}.partial", a.out.display()));
+    let progress = bar(labels.len() as u64, "encoding labels");
+    let encoding = arbor_engine::tree_labels::encode_resumable(
+        &embedder,
+        &labels,
+        a.templates,
+        &checkpoint,
+        a.stop_after,
+        |done| progress.set_position(done as u64),
+    )
+    .with_context(|| format!("encoding the labels of {}", a.taxonomy.display()))?;
+    progress.finish_and_clear();
+    if encoding.discarded_checkpoint {
+        eprintln!("warning: {} was for another model, taxonomy or templates; started over", checkpoint.display());
+    }
+    if encoding.resumed > 0 {
+        eprintln!(
+            "resumed: {} of {} labels were already encoded in {}",
+            encoding.resumed,
+            labels.len(),
+            checkpoint.display()
+        );
+    }
+    if !encoding.is_complete() {
+        eprintln!(
+            "stopped after {} of {} labels; run the same command again to resume from {}",
+            encoding.done,
+            labels.len(),
+            checkpoint.display()
+        );
+        return Ok(());
+    }
+    let m = Matrix { rows: labels.len(), cols: embedder.dim(), data: encoding.rows };
+    build(taxa, m, model, &a.out, &a.graph)?;
+    std::fs::remove_file(&checkpoint).with_context(|| format!("{}: cannot remove", checkpoint.display()))?;
     Ok(())
 }
 

@@ -1,9 +1,12 @@
 //! One module per top-level command.
 
 pub mod classify;
+pub mod collection;
 pub mod demo;
 pub mod embed;
 pub mod eval;
+pub mod eval_fewshot;
+pub mod fewshot;
 pub mod index;
 pub mod model;
 pub mod train;

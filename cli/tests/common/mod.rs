@@ -1,0 +1,132 @@
+//! What the CLI's end-to-end tests share: the fixture folder, one imported tiny model per test
+//! binary, a runner for the `arbor` binary, and synthetic photos.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+/// `shared/fixtures/openclip`, a sibling of the repository.
+pub fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/openclip")
+}
+
+/// The eight fixture photos.
+pub const IMAGES: [&str; 8] = [
+    "chelsea.png",
+    "china.jpg",
+    "grace_hopper.jpg",
+    "camera.png",
+    "coffee_palette.png",
+    "flower_exif6.jpg",
+    "astronaut_tiny.png",
+    "astronaut_rgba.png",
+];
+
+/// The result of one `arbor` run.
+pub struct Run {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn ok(&self) -> bool {
+        self.code == Some(0)
+    }
+
+    /// The output as one JSON document.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("{e}: {}\n{}", self.stdout, self.stderr))
+    }
+
+    /// Asserts success and returns itself, with stderr in the message when it failed.
+    pub fn success(self) -> Run {
+        assert!(self.ok(), "exit {:?}: {}", self.code, self.stderr);
+        self
+    }
+}
+
+/// Runs `arbor` with `args` in the fixture folder, with a label cache of its own.
+pub fn arbor<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Run {
+    let out = Command::new(env!("CARGO_BIN_EXE_arbor"))
+        .args(args)
+        .current_dir(fixtures())
+        .env("ARBOR_CACHE_DIR", workspace().join("cache"))
+        .output()
+        .expect("run arbor");
+    Run {
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// A temporary folder for the whole test binary, holding the imported model.
+fn workspace() -> &'static Path {
+    static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
+    DIR.get_or_init(|| tempfile::tempdir().expect("temp dir")).path()
+}
+
+/// The tiny GELU model, imported once per test binary; its directory as a string argument.
+pub fn model() -> String {
+    static MODEL: OnceLock<String> = OnceLock::new();
+    MODEL
+        .get_or_init(|| {
+            let out = workspace().join("model");
+            let f = fixtures().join("tiny_gelu");
+            arbor(&[
+                "import".as_ref(),
+                "openclip".as_ref(),
+                "--checkpoint".as_ref(),
+                f.join("model.safetensors").as_os_str(),
+                "--config".as_ref(),
+                f.join("open_clip_config.json").as_os_str(),
+                "--out".as_ref(),
+                out.as_os_str(),
+            ])
+            .success();
+            out.to_str().expect("UTF-8 temp path").to_owned()
+        })
+        .clone()
+}
+
+/// A path as a command-line argument.
+pub fn arg(p: &Path) -> String {
+    p.to_str().expect("UTF-8 path").to_owned()
+}
+
+/// Writes a 48x48 RGB PNG: a flat `colour` with a little deterministic texture that `variant`
+/// changes, so photos of one "class" are near neighbours and classes are far apart.
+pub fn write_png(path: &Path, colour: [u8; 3], variant: u8) {
+    let (w, h) = (48u32, 48u32);
+    let mut data = Vec::with_capacity((w * h * 3) as usize);
+    for y in 0..h {
+        for x in 0..w {
+            for (c, base) in colour.iter().enumerate() {
+                let t = ((x * 7 + y * 13 + c as u32 * 5 + u32::from(variant) * 11) % 17) as u8;
+                data.push(base.saturating_add(t).saturating_sub(8));
+            }
+        }
+    }
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).expect("create folder");
+    }
+    let file = std::fs::File::create(path).expect("create png");
+    let mut encoder = png::Encoder::new(std::io::BufWriter::new(file), w, h);
+    encoder.set_color(png::ColorType::Rgb);
+    encoder.set_depth(png::BitDepth::Eight);
+    encoder.write_header().and_then(|mut w| w.write_image_data(&data)).expect("write png");
+}
+
+/// Three colour classes of `per_class` photos each, as `root/<class>/<n>.png`.
+pub const CLASSES: [(&str, [u8; 3]); 3] = [("red", [220, 30, 30]), ("green", [30, 200, 40]), ("blue", [20, 40, 230])];
+
+pub fn write_classes(root: &Path, per_class: u8) {
+    for (name, colour) in CLASSES {
+        for v in 0..per_class {
+            write_png(&root.join(name).join(format!("{v}.png")), colour, v);
+        }
+    }
+}
