@@ -396,3 +396,21 @@ fn the_model_trains_under_autodiff() -> Result {
     }
     Ok(())
 }
+
+#[test]
+fn seeded_initialisation_is_reproducible_and_scaled_like_open_clip() -> Result {
+    let config = ClipConfig::tiny();
+    let device = Default::default();
+    let weights = |seed: u64| -> Result<Vec<f64>> {
+        let model = Clip::<Cpu>::new_seeded(&config, seed, &device)?;
+        Ok(values(model.token_embedding.weight.val())?.0)
+    };
+    let (a, b, c) = (weights(7)?, weights(7)?, weights(8)?);
+    assert_eq!(a, b, "the same seed gives the same weights");
+    assert_ne!(a, c, "another seed gives other weights");
+    // open_clip draws token embeddings from N(0, 0.02).
+    let mean = a.iter().sum::<f64>() / a.len() as f64;
+    let std = (a.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / a.len() as f64).sqrt();
+    assert!(mean.abs() < 1e-3 && (std - 0.02).abs() < 5e-4, "mean {mean}, std {std}");
+    Ok(())
+}

@@ -226,10 +226,9 @@ pub fn train<B: AutodiffBackend>(
     }
     let total_steps = steps_per_epoch * config.epochs;
 
-    B::seed(device, config.seed);
     let (model_config, model) = match (&resumed, init) {
-        (Some(state), _) => (state.model.clone(), Clip::new(&state.model, device)?),
-        (None, ModelInit::Config(c)) => (c.clone(), Clip::new(c, device)?),
+        (Some(state), _) => (state.model.clone(), Clip::new_seeded(&state.model, config.seed, device)?),
+        (None, ModelInit::Config(c)) => (c.clone(), Clip::new_seeded(c, config.seed, device)?),
         (None, ModelInit::Pretrained(dir)) => {
             let dir = ModelDir::open(dir)?;
             (dir.config().clone(), dir.load::<B>(device)?)

@@ -46,7 +46,18 @@ impl<B: Backend> Clip<B> {
     /// # Errors
     /// The config is invalid.
     pub fn new(config: &ClipConfig, device: &B::Device) -> Result<Self, ModelError> {
-        Self::build(config, &mut RandomInit { device })
+        Self::build(config, &mut RandomInit { device, rng: None })
+    }
+
+    /// [`Clip::new`] drawn from a private generator seeded with `seed`: the same seed gives the
+    /// same weights on every backend, even while other threads draw random numbers (training
+    /// uses this so that runs are reproducible).
+    ///
+    /// # Errors
+    /// The config is invalid.
+    pub fn new_seeded(config: &ClipConfig, seed: u64, device: &B::Device) -> Result<Self, ModelError> {
+        use rand::SeedableRng;
+        Self::build(config, &mut RandomInit { device, rng: Some(rand_chacha::ChaCha8Rng::seed_from_u64(seed)) })
     }
 
     /// Builds the model from an open_clip state_dict, taking every tensor by its open_clip

@@ -6,7 +6,9 @@
 
 use burn::module::Param;
 use burn::tensor::backend::Backend;
-use burn::tensor::{Distribution, Tensor};
+use burn::tensor::{Distribution, Tensor, TensorData};
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
 
 use super::error::ModelError;
 
@@ -44,9 +46,12 @@ pub(crate) trait ParamSource<B: Backend> {
     }
 }
 
-/// Random initialisation, for training from scratch and for benchmarks.
+/// Random initialisation, for training from scratch and for benchmarks: from the backend's
+/// generator, or from a private seeded one so that the same seed gives the same model on any
+/// backend and whatever else draws random numbers in the process.
 pub(crate) struct RandomInit<'a, B: Backend> {
     pub(crate) device: &'a B::Device,
+    pub(crate) rng: Option<ChaCha8Rng>,
 }
 
 impl<B: Backend> ParamSource<B> for RandomInit<'_, B> {
@@ -64,7 +69,20 @@ impl<B: Backend> ParamSource<B> for RandomInit<'_, B> {
             Init::Ones => Tensor::ones(shape, self.device),
             Init::Zeros => Tensor::zeros(shape, self.device),
             Init::Constant(value) => Tensor::full(shape, value, self.device),
-            Init::Normal(std) => Tensor::random(shape, Distribution::Normal(0.0, std), self.device),
+            Init::Normal(std) => match &mut self.rng {
+                None => Tensor::random(shape, Distribution::Normal(0.0, std), self.device),
+                Some(rng) => {
+                    let values: Vec<f32> = (0..shape.iter().product()).map(|_| (normal(rng) * std) as f32).collect();
+                    Tensor::from_data(TensorData::new(values, shape), self.device)
+                }
+            },
         })
     }
+}
+
+/// A standard normal draw (Box–Muller).
+fn normal(rng: &mut ChaCha8Rng) -> f64 {
+    let u1: f64 = 1.0 - rng.r#gen::<f64>(); // in (0, 1]: ln stays finite
+    let u2: f64 = rng.r#gen();
+    (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
 }
