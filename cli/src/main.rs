@@ -36,7 +36,7 @@ enum Command {
     Embed(commands::embed::EmbedCommand),
     /// Zero-shot accuracy per rank (seen and unseen species) and few-shot accuracy on a dataset.
     #[command(
-        after_help = "Examples:\n  arbor eval --model run1 --data world --split test\n  arbor eval --model run1 --data world --shots 1,5 --seeds 5 --format json"
+        after_help = "Examples:\n  arbor eval --model run1 --data world --split test\n  arbor eval --model run1 --data world --shots 1,5 --seeds 5 --format json\n  arbor eval fewshot --model bioclip --data photos/ --shots 1,5 --seeds 5"
     )]
     Eval(commands::eval::EvalArgs),
     /// Few-shot classes from a few labelled photos: fit centroids, evaluate accuracy.
@@ -68,7 +68,7 @@ fn main() -> ExitCode {
         Command::Classify(a) => commands::classify::run(a),
         Command::Collection(cmd) => commands::collection::run(cmd),
         Command::Demo(a) => commands::demo::demo(&a).map(|()| 0),
-        Command::Eval(a) => commands::eval::eval(&a).map(|()| 0),
+        Command::Eval(a) => commands::eval::eval(a).map(|()| 0),
         Command::Synth(a) => commands::train::synth(&a).map(|()| 0),
         Command::Train(a) => commands::train::train(&a).map(|()| 0),
         Command::Embed(cmd) => commands::embed::run(cmd).map(|()| 0),

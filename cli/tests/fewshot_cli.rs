@@ -174,6 +174,9 @@ fn eval_reports_mean_and_std_per_shot_count() {
     // Table output: one row per shot count; a shot count no class can serve is an error.
     let table = arbor(&["fewshot", "eval", "--model", &model(), "--data", &arg(dir.path()), "--shots", "1"]).success();
     assert!(table.stdout.lines().nth(1).unwrap().starts_with("1      100.00 ± 0.00"), "{}", table.stdout);
+    // `arbor eval fewshot` is the spelling of the same command.
+    let alias = arbor(&["eval", "fewshot", "--model", &model(), "--data", &arg(dir.path()), "--shots", "1"]).success();
+    assert_eq!(alias.stdout, table.stdout);
     let run = arbor(&["fewshot", "eval", "--model", &model(), "--data", &arg(dir.path()), "--shots", "4"]);
     assert_eq!(run.code, Some(1));
     assert!(run.stderr.contains("more than 4"), "{}", run.stderr);

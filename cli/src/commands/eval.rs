@@ -12,13 +12,18 @@ use clap::Args;
 use crate::output::{Format, print_json, print_rows};
 
 #[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 pub struct EvalArgs {
+    /// `arbor eval fewshot`: few-shot accuracy on a folder of class sub-folders (the same as
+    /// `arbor fewshot eval`).
+    #[command(subcommand)]
+    pub fewshot: Option<EvalSubcommand>,
     /// Arbor model directory.
-    #[arg(long)]
-    pub model: PathBuf,
+    #[arg(long, required = true)]
+    pub model: Option<PathBuf>,
     /// Dataset folder with manifest.csv.
-    #[arg(long)]
-    pub data: PathBuf,
+    #[arg(long, required = true)]
+    pub data: Option<PathBuf>,
     /// Split to evaluate: train, val or test.
     #[arg(long, default_value = "test")]
     pub split: Split,
@@ -37,9 +42,21 @@ pub struct EvalArgs {
     pub format: Format,
 }
 
-pub fn eval(a: &EvalArgs) -> Result<()> {
-    let text_type = a.text_type.unwrap_or_else(|| trained_text_type(&a.model));
-    let report = evaluate_split(&a.model, &a.data, a.split, text_type, &a.shots, a.seeds)?;
+/// Evaluations other than the zero-shot + few-shot report on a manifest dataset.
+#[derive(Debug, clap::Subcommand)]
+pub enum EvalSubcommand {
+    /// Few-shot (SimpleShot) accuracy on photos in class sub-folders or a path,label CSV.
+    #[command(after_help = super::eval_fewshot::AFTER_HELP)]
+    Fewshot(super::eval_fewshot::EvalFewshotArgs),
+}
+
+pub fn eval(a: EvalArgs) -> Result<()> {
+    if let Some(EvalSubcommand::Fewshot(args)) = a.fewshot {
+        return super::eval_fewshot::run(args);
+    }
+    let (Some(model), Some(data)) = (a.model, a.data) else { bail!("--model and --data are required") };
+    let text_type = a.text_type.unwrap_or_else(|| trained_text_type(&model));
+    let report = evaluate_split(&model, &data, a.split, text_type, &a.shots, a.seeds)?;
     print_report(&report, a.format)
 }
 
