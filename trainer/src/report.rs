@@ -84,7 +84,9 @@ fn draw(
         .y_label_area_size(56)
         .build_cartesian_2d(0.0..x_max, y_min..y_max)?;
     chart.configure_mesh().x_desc("epoch").draw()?;
-    for (i, (name, data)) in series.iter().enumerate() {
+    // A series with no points (e.g. 5-shot on a val split with too few photos per species)
+    // would only clutter the legend.
+    for (i, (name, data)) in series.iter().enumerate().filter(|(_, (_, data))| !data.is_empty()) {
         let colour = Palette99::pick(i).to_rgba();
         chart
             .draw_series(LineSeries::new(data.iter().copied(), colour.stroke_width(2)))?
