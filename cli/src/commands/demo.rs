@@ -98,7 +98,11 @@ pub fn demo(a: &DemoArgs) -> Result<()> {
     println!();
     print_chance(&data)?;
     println!();
-    print_rows(a.format, &["test photo", "true species", "predicted (deepest rank with p ≥ 0.5)"], &examples)?;
+    print_rows(
+        a.format,
+        &["unseen species' photo", "true species", "predicted (deepest rank with p ≥ 0.5)", "right down to"],
+        &examples,
+    )?;
     println!(
         "\nFinished in {:.0} s. Training charts: {}\nTry: arbor classify --model {} --index {} {} --rank genus",
         started.elapsed().as_secs_f64(),
@@ -152,10 +156,16 @@ fn examples(model: &Path, data: &Path, index: &Path) -> Result<Vec<Vec<String>>>
         arbor_engine::normalize_row(&mut feature);
         let probs = classifier.probabilities(&feature)?.remove(0);
         let answer = classifier.deepest_confident(&probs, 0.5)?;
-        let predicted =
-            answer.map_or("unknown".to_owned(), |hit| format!("{} {}", hit.rank.name(), hit.path.join(" ")));
+        // How far down the predicted lineage agrees with the truth.
+        let truth = &sample.taxon.lineage.0;
+        let agreed = answer.as_ref().map_or(0, |hit| hit.path.iter().zip(truth).take_while(|(p, t)| p == t).count());
+        let right_to = if agreed == 0 { "-".to_owned() } else { Rank::ALL[agreed - 1].name().to_owned() };
+        let predicted = answer.map_or("unknown".to_owned(), |hit| {
+            let shown = hit.path.iter().skip(hit.path.len().saturating_sub(2)).cloned().collect::<Vec<_>>();
+            format!("{} {}", hit.rank.name(), shown.join(" "))
+        });
         let name = sample.path.strip_prefix(data).unwrap_or(&sample.path).display().to_string();
-        rows.push(vec![name, sample.taxon.lineage.species(), predicted]);
+        rows.push(vec![name, sample.taxon.lineage.species(), predicted, right_to]);
     }
     Ok(rows)
 }
