@@ -40,6 +40,7 @@ pub struct DemoArgs {
     /// Caption text type for training.
     #[arg(long, default_value = "mixed")]
     pub text_type: TextType,
+    /// Seed of the world and of training (the same seed repeats the same demo).
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Worker threads (0: one per core).

@@ -97,20 +97,25 @@ pub struct TrainArgs {
     /// Caption text type: common, scientific, taxonomic, sci+common, taxonomic+common or mixed.
     #[arg(long, default_value = "mixed")]
     pub text_type: TextType,
+    /// Passes over the training photos.
     #[arg(long, default_value_t = 10)]
     pub epochs: usize,
+    /// Photos per optimiser step: the contrastive batch (each photo's negatives are the others).
     #[arg(long, default_value_t = 64)]
     pub batch_size: usize,
     /// Micro-batches per step (gradient accumulation with cached features).
     #[arg(long, default_value_t = 1)]
     pub accumulation: usize,
+    /// Peak learning rate (after warmup; cosine decay to zero). Fine-tuning wants ~1e-5.
     #[arg(long, default_value_t = 1e-3)]
     pub lr: f64,
     /// Warmup steps.
     #[arg(long, default_value_t = 50)]
     pub warmup: usize,
+    /// AdamW weight decay on weights with two or more dimensions (open_clip's groups).
     #[arg(long, default_value_t = 0.2)]
     pub weight_decay: f64,
+    /// Seed of the initialisation, data order, augmentation and mixed text-type draws.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Checkpoint every N steps (0: every epoch).
@@ -122,6 +127,7 @@ pub struct TrainArgs {
     /// Stop after this many steps, as if interrupted (for testing --resume).
     #[arg(long, hide = true)]
     pub stop_after_steps: Option<usize>,
+    /// Where to train: cpu, or cuda (needs a build with --features cuda).
     #[arg(long, value_enum, default_value = "cpu")]
     pub device: Device,
     /// Worker threads (0: one per core).
