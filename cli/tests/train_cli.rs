@@ -1,43 +1,20 @@
 //! `arbor synth`, `train`, `eval` and `demo` end to end, on tiny worlds.
 
+mod common;
+
 use std::path::Path;
-use std::process::Command;
 
-struct Run {
-    ok: bool,
-    stdout: String,
-    stderr: String,
-}
-
-fn arbor(dir: &Path, args: &[&str]) -> Run {
-    let out = Command::new(env!("CARGO_BIN_EXE_arbor"))
-        .args(args)
-        .current_dir(dir)
-        .env("ARBOR_CACHE_DIR", dir.join("cache"))
-        .output()
-        .expect("run arbor");
-    Run {
-        ok: out.status.success(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
+use common::{Run, arbor_in as arbor};
 
 fn ok(dir: &Path, args: &[&str]) -> Run {
-    let run = arbor(dir, args);
-    assert!(run.ok, "arbor {args:?} failed:\n{}", run.stderr);
-    run
-}
-
-fn json(run: &Run) -> serde_json::Value {
-    serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}: {}", run.stdout))
+    arbor(dir, args).success()
 }
 
 #[test]
 fn synth_train_resume_eval_and_classify_through_the_cli() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    let summary = json(&ok(
+    let summary = ok(
         dir,
         &[
             "synth",
@@ -52,7 +29,8 @@ fn synth_train_resume_eval_and_classify_through_the_cli() {
             "--format",
             "json",
         ],
-    ));
+    )
+    .json();
     assert_eq!(summary["species"], 8);
     assert_eq!(summary["unseen_species"], 2);
     let train = ["train", "--data", "world", "--out", "run", "--epochs", "3", "--batch-size", "16", "--warmup", "2"];
@@ -62,16 +40,15 @@ fn synth_train_resume_eval_and_classify_through_the_cli() {
     assert!(first.stderr.contains("--resume"), "{}", first.stderr);
     assert!(!dir.join("run/arbor-model.json").exists());
     let refused = arbor(dir, &train);
-    assert!(!refused.ok && refused.stderr.contains("--resume"), "{}", refused.stderr);
-    let done = json(&ok(dir, &[&train[..], &["--resume", "--format", "json"]].concat()));
+    assert!(!refused.ok() && refused.stderr.contains("--resume"), "{}", refused.stderr);
+    let done = ok(dir, &[&train[..], &["--resume", "--format", "json"]].concat()).json();
     assert_eq!(done["finished"], true);
     assert_eq!(done["epochs"].as_array().unwrap().len(), 3);
     assert!(dir.join("run/charts/loss.svg").exists() && dir.join("run/metrics.jsonl").exists());
 
-    let report = json(&ok(
-        dir,
-        &["eval", "--model", "run", "--data", "world", "--shots", "1,2", "--seeds", "2", "--format", "json"],
-    ));
+    let report =
+        ok(dir, &["eval", "--model", "run", "--data", "world", "--shots", "1,2", "--seeds", "2", "--format", "json"])
+            .json();
     for split in ["seen", "unseen"] {
         for rank in ["kingdom", "phylum", "class", "order", "family", "genus", "species"] {
             let acc = report["zero_shot"][split][rank].as_f64().unwrap();
@@ -85,7 +62,7 @@ fn synth_train_resume_eval_and_classify_through_the_cli() {
 
     // The trained folder is a model directory like any other: index its taxa, classify.
     let bad = arbor(dir, &["eval", "--model", "world", "--data", "world"]);
-    assert!(!bad.ok && bad.stderr.contains("arbor-model.json"), "{}", bad.stderr);
+    assert!(!bad.ok() && bad.stderr.contains("arbor-model.json"), "{}", bad.stderr);
 }
 
 #[test]
@@ -137,11 +114,11 @@ fn demo_runs_end_to_end_and_reports_every_rank() {
     );
     assert_eq!(classified.stdout.lines().count(), 2, "{}", classified.stdout);
     // A second demo replaces the first; a folder that is not a demo's is never touched.
-    let again = json(&ok(dir, &[&args[..], &["--format", "json"]].concat()));
+    let again = ok(dir, &[&args[..], &["--format", "json"]].concat()).json();
     assert!(again["report"]["zero_shot"]["seen"]["kingdom"].is_number(), "{again}");
     std::fs::create_dir(dir.join("mine")).unwrap();
     std::fs::write(dir.join("mine/notes.txt"), "keep me").unwrap();
     let refused = arbor(dir, &["demo", "--out", "mine"]);
-    assert!(!refused.ok && refused.stderr.contains("not an earlier demo"), "{}", refused.stderr);
+    assert!(!refused.ok() && refused.stderr.contains("not an earlier demo"), "{}", refused.stderr);
     assert_eq!(std::fs::read_to_string(dir.join("mine/notes.txt")).unwrap(), "keep me");
 }

@@ -57,16 +57,17 @@ pub fn read_state(file: &Path) -> Result<RunState> {
         .map_err(|e| TrainError::Checkpoint { path: file.to_owned(), message: format!("run state: {e}") })
 }
 
-/// Loads a checkpoint into a freshly built `model` and optimisers of the same shape.
+/// Loads a checkpoint's tensors into a freshly built `model` and optimisers of the same shape
+/// (its run state is [`read_state`]'s).
 pub fn load<B: AutodiffBackend>(
     file: &Path,
     model: Clip<B>,
     optims: [Optim<B>; 2],
     device: &B::Device,
-) -> Result<(RunState, Clip<B>, [Optim<B>; 2])> {
-    let mut parts = read_parts(file)?.into_iter();
+) -> Result<(Clip<B>, [Optim<B>; 2])> {
+    // Part 0 is the run state.
+    let mut parts = read_parts(file)?.into_iter().skip(1);
     let fail = |message: String| TrainError::Checkpoint { path: file.to_owned(), message };
-    let state: RunState = serde_json::from_slice(&parts.next().unwrap_or_default()).map_err(|e| fail(e.to_string()))?;
     let recorder = Bytes::default();
     let record =
         Recorder::<B>::load(&recorder, parts.next().unwrap_or_default(), device).map_err(|e| fail(e.to_string()))?;
@@ -78,7 +79,7 @@ pub fn load<B: AutodiffBackend>(
         Ok(optim.load_record(record))
     };
     let optims = [load_optim(decay)?, load_optim(no_decay)?];
-    Ok((state, model, optims))
+    Ok((model, optims))
 }
 
 fn read_parts(file: &Path) -> Result<Vec<Vec<u8>>> {

@@ -13,7 +13,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use arbor_engine::preprocess::{ColorMode, DecodedImage, Pipeline, Preprocessor};
+use arbor_engine::preprocess::{ColorMode, DecodedImage, decode};
 use arbor_index::{Lineage, TaxonRecord};
 use rayon::prelude::*;
 
@@ -169,15 +169,13 @@ impl Dataset {
     /// Decodes the photos of `split` to RGB in parallel. Photos that cannot be read are
     /// dropped from the dataset and added to [`Dataset::skipped`].
     pub fn load_images(&mut self, split: Split, max_pixels: u64) -> ImageSet {
-        let decoder = Preprocessor::new(Pipeline::Squash, 16).map(|p| p.with_max_pixels(max_pixels));
         let decoded: Vec<std::result::Result<DecodedImage, String>> = self
             .samples
             .par_iter()
             .filter(|s| s.split == split)
             .map(|s| {
-                let decoder = decoder.as_ref().map_err(|e| e.to_string())?;
                 let bytes = std::fs::read(&s.path).map_err(|e| format!("{}: {e}", s.path.display()))?;
-                let image = decoder.decode(&bytes, &s.path.to_string_lossy()).map_err(|e| e.to_string())?;
+                let image = decode(&bytes, &s.path.to_string_lossy(), max_pixels).map_err(|e| e.to_string())?;
                 // Training works on RGB; convert once here rather than on every epoch.
                 DecodedImage::new(image.width(), image.height(), ColorMode::Rgb, image.to_rgb())
                     .ok_or_else(|| format!("{}: cannot convert to RGB", s.path.display()))

@@ -247,7 +247,7 @@ pub fn train<B: AutodiffBackend>(
                     ),
                 });
             }
-            let (_, model, optims) = checkpoint::load(&ckpt, model, optims, device)?;
+            let (model, optims) = checkpoint::load(&ckpt, model, optims, device)?;
             (state, model, optims)
         }
         None => {
@@ -263,7 +263,7 @@ pub fn train<B: AutodiffBackend>(
             (state, model, optims)
         }
     };
-    let batcher = Batcher::new(&model_config, &config)?;
+    let mut batcher = Batcher::new(&model_config, &config)?;
     let schedule = Schedule { base_lr: config.lr, warmup: config.warmup, total: total_steps };
     observer(Event::Start {
         first_step: state.step,
@@ -461,6 +461,8 @@ struct Batcher {
     preprocessor: Preprocessor,
     tokenizer: Tokenizer,
     config: TrainConfig,
+    /// The current epoch and its permutation of the photos, drawn once per epoch.
+    order: Option<(usize, Vec<usize>)>,
 }
 
 impl Batcher {
@@ -469,20 +471,23 @@ impl Batcher {
             .and_then(|p| p.with_normalization(model.preprocess.mean, model.preprocess.std))
             .map_err(arbor_engine::EngineError::from)?;
         let tokenizer = Tokenizer::new(model.text.context_length).map_err(arbor_engine::EngineError::from)?;
-        Ok(Batcher { preprocessor, tokenizer, config: config.clone() })
+        Ok(Batcher { preprocessor, tokenizer, config: config.clone(), order: None })
     }
 
     /// The photos of `step`: a slice of the epoch's permutation of `0..n`.
-    fn indices(&self, n: usize, step: usize, steps_per_epoch: usize) -> Vec<usize> {
+    fn indices(&mut self, n: usize, step: usize, steps_per_epoch: usize) -> Vec<usize> {
         let (epoch, within) = (step / steps_per_epoch, step % steps_per_epoch);
-        let mut order: Vec<usize> = (0..n).collect();
-        order.shuffle(&mut ChaCha8Rng::seed_from_u64(mix(self.config.seed, epoch as u64, 0x0e90c)));
+        if self.order.as_ref().is_none_or(|(drawn, _)| *drawn != epoch) {
+            let mut order: Vec<usize> = (0..n).collect();
+            order.shuffle(&mut ChaCha8Rng::seed_from_u64(mix(self.config.seed, epoch as u64, 0x0e90c)));
+            self.order = Some((epoch, order));
+        }
         let b = self.config.batch_size;
-        order[within * b..(within + 1) * b].to_vec()
+        self.order.as_ref().map_or_else(Vec::new, |(_, order)| order[within * b..(within + 1) * b].to_vec())
     }
 
     fn batch<B: Backend>(
-        &self,
+        &mut self,
         set: &ImageSet,
         step: usize,
         steps_per_epoch: usize,

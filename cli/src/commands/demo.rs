@@ -85,11 +85,13 @@ pub fn demo(a: &DemoArgs) -> Result<()> {
 
     let text_type = if a.text_type == TextType::Mixed { TextType::TaxonomicCommon } else { a.text_type };
     eprintln!("3/4 indexing every taxon's {text_type} caption into {}", index.display());
-    build_index(&model, &data, text_type, &index)?;
+    let embedder = Embedder::open(&model)?;
+    let dataset = Dataset::open(&data)?;
+    build_index(&embedder, &dataset, text_type, &index)?;
 
     eprintln!("4/4 classifying the held-out test photos");
-    let report = evaluate_split(&model, &data, Split::Test, text_type, &[1, 5], 5)?;
-    let examples = examples(&model, &data, &index)?;
+    let report = evaluate_split(&embedder, &data, Split::Test, text_type, &[1, 5], 5)?;
+    let examples = examples(&embedder, &dataset, &index)?;
     let marker = serde_json::json!({ "seconds": started.elapsed().as_secs_f64(), "report": &report });
     std::fs::write(a.out.join(MARKER), format!("{marker:#}\n")).context("cannot write the demo summary")?;
     if a.format == Format::Json {
@@ -97,7 +99,7 @@ pub fn demo(a: &DemoArgs) -> Result<()> {
     }
     print_report(&report, a.format)?;
     println!();
-    print_chance(&data)?;
+    print_chance(&dataset)?;
     println!();
     print_rows(
         a.format,
@@ -129,19 +131,15 @@ fn prepare(out: &Path) -> Result<()> {
 }
 
 /// The taxon index of the dataset's taxa, embedded from their captions by the trained model.
-fn build_index(model: &Path, data: &Path, text_type: TextType, out: &Path) -> Result<()> {
-    let embedder = Embedder::open(model)?;
-    let dataset = Dataset::open(data)?;
-    let vectors = arbor_trainer::eval::embed_taxa(&embedder, dataset.taxa(), text_type)?;
+fn build_index(embedder: &Embedder, dataset: &Dataset, text_type: TextType, out: &Path) -> Result<()> {
+    let vectors = arbor_trainer::eval::embed_taxa(embedder, dataset.taxa(), text_type)?;
     IndexBuilder::new(embedder.dim()).source("arbor demo").build(dataset.taxa(), &vectors, out)?;
     Ok(())
 }
 
 /// One test photo of each of a few unseen species, classified through the index.
-fn examples(model: &Path, data: &Path, index: &Path) -> Result<Vec<Vec<String>>> {
-    let embedder = Embedder::open(model)?;
+fn examples(embedder: &Embedder, dataset: &Dataset, index: &Path) -> Result<Vec<Vec<String>>> {
     let index = TaxonIndex::open(index)?;
-    let dataset = Dataset::open(data)?;
     let seen = dataset.seen_in_training();
     let mut shown = HashSet::new();
     let picks: Vec<_> = dataset
@@ -165,15 +163,14 @@ fn examples(model: &Path, data: &Path, index: &Path) -> Result<Vec<Vec<String>>>
             let shown = hit.path.iter().skip(hit.path.len().saturating_sub(2)).cloned().collect::<Vec<_>>();
             format!("{} {}", hit.rank.name(), shown.join(" "))
         });
-        let name = sample.path.strip_prefix(data).unwrap_or(&sample.path).display().to_string();
+        let name = sample.path.strip_prefix(dataset.root()).unwrap_or(&sample.path).display().to_string();
         rows.push(vec![name, sample.taxon.lineage.species(), predicted, right_to]);
     }
     Ok(rows)
 }
 
 /// Chance accuracy per rank: one over the number of distinct taxa at that rank.
-fn print_chance(data: &Path) -> Result<()> {
-    let dataset = Dataset::open(data)?;
+fn print_chance(dataset: &Dataset) -> Result<()> {
     let row: Vec<String> = Rank::ALL
         .iter()
         .map(|r| {

@@ -56,7 +56,7 @@ pub fn eval(a: EvalArgs) -> Result<()> {
     }
     let (Some(model), Some(data)) = (a.model, a.data) else { bail!("--model and --data are required") };
     let text_type = a.text_type.unwrap_or_else(|| trained_text_type(&model));
-    let report = evaluate_split(&model, &data, a.split, text_type, &a.shots, a.seeds)?;
+    let report = evaluate_split(&Embedder::open(&model)?, &data, a.split, text_type, &a.shots, a.seeds)?;
     print_report(&report, a.format)
 }
 
@@ -70,16 +70,15 @@ pub fn trained_text_type(model: &Path) -> TextType {
     recorded.unwrap_or(TextType::TaxonomicCommon)
 }
 
-/// Evaluates a model directory on one split of a dataset folder.
+/// Evaluates a model on one split of a dataset folder.
 pub fn evaluate_split(
-    model: &Path,
+    embedder: &Embedder,
     data: &Path,
     split: Split,
     text_type: TextType,
     shots: &[usize],
     seeds: u64,
 ) -> Result<EvalReport> {
-    let embedder = Embedder::open(model)?;
     let mut dataset = Dataset::open(data)?;
     let images = dataset.load_images(split, MAX_PIXELS);
     for skipped in dataset.skipped() {
@@ -90,7 +89,7 @@ pub fn evaluate_split(
     }
     let seen = dataset.seen_in_training();
     let settings = EvalSettings { taxa: dataset.taxa(), seen: &seen, text_type, shots, seeds };
-    Ok(evaluate(&embedder, &images, &settings)?)
+    Ok(evaluate(embedder, &images, &settings)?)
 }
 
 /// Prints zero-shot accuracy per rank (seen / unseen) and few-shot accuracy.

@@ -50,9 +50,14 @@ impl Run {
 
 /// Runs `arbor` with `args` in the fixture folder, with a label cache of its own.
 pub fn arbor<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Run {
+    arbor_in(&fixtures(), args)
+}
+
+/// Runs `arbor` with `args` in `dir`, with the test binary's own label cache.
+pub fn arbor_in<S: AsRef<std::ffi::OsStr>>(dir: &Path, args: &[S]) -> Run {
     let out = Command::new(env!("CARGO_BIN_EXE_arbor"))
         .args(args)
-        .current_dir(fixtures())
+        .current_dir(dir)
         .env("ARBOR_CACHE_DIR", workspace().join("cache"))
         .output()
         .expect("run arbor");

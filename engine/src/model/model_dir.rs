@@ -170,21 +170,11 @@ impl ModelDir {
         if out_dir.exists() {
             return Err(ModelError::AlreadyExists(out_dir.to_owned()));
         }
-        let manifest = ModelManifest {
-            format_version: Self::FORMAT_VERSION,
-            config,
-            image_transform: ImageTransform::Squash,
-            weights_sha256: state.identity_hash(),
-            source: source.to_owned(),
-        };
-        let staging = staging_path(out_dir)?;
-        fs::create_dir(&staging).map_err(|e| ModelError::io(&staging, e))?;
-        let written = write_dir(&staging, state, &manifest)
-            .and_then(|()| fs::rename(&staging, out_dir).map_err(|e| ModelError::io(out_dir, e)));
-        if let Err(error) = written {
-            // Best effort: the staging directory is ours and incomplete.
+        let staging = stage(state, config, source, out_dir)?;
+        if let Err(error) = fs::rename(&staging, out_dir) {
+            // Best effort: the staging directory is ours.
             let _ = fs::remove_dir_all(&staging);
-            return Err(error);
+            return Err(ModelError::io(out_dir, error));
         }
         Self::open(out_dir)
     }
@@ -209,25 +199,34 @@ impl ModelDir {
         if !dir.is_dir() {
             return Err(ModelError::io(dir, std::io::Error::new(std::io::ErrorKind::NotFound, "not a directory")));
         }
-        let manifest = ModelManifest {
-            format_version: Self::FORMAT_VERSION,
-            config,
-            image_transform: ImageTransform::Squash,
-            weights_sha256: state.identity_hash(),
-            source: source.to_owned(),
-        };
-        let staging = staging_path(&dir.join(".model"))?;
-        fs::create_dir(&staging).map_err(|e| ModelError::io(&staging, e))?;
-        let written = write_dir(&staging, state, &manifest).and_then(|()| {
-            for name in [Self::WEIGHTS, Self::MANIFEST] {
-                fs::rename(staging.join(name), dir.join(name)).map_err(|e| ModelError::io(dir.join(name), e))?;
-            }
-            Ok(())
+        let staging = stage(state, config, source, &dir.join(".model"))?;
+        let moved = [Self::WEIGHTS, Self::MANIFEST].into_iter().try_for_each(|name| {
+            fs::rename(staging.join(name), dir.join(name)).map_err(|e| ModelError::io(dir.join(name), e))
         });
         let _ = fs::remove_dir_all(&staging);
-        written?;
+        moved?;
         Self::open(dir)
     }
+}
+
+/// Writes the weights and their manifest into a fresh staging directory beside `target`
+/// (checked by loading them back) and returns it; on failure nothing is left behind.
+fn stage(state: &StateDict, config: ClipConfig, source: &str, target: &Path) -> Result<PathBuf, ModelError> {
+    let manifest = ModelManifest {
+        format_version: ModelDir::FORMAT_VERSION,
+        config,
+        image_transform: ImageTransform::Squash,
+        weights_sha256: state.identity_hash(),
+        source: source.to_owned(),
+    };
+    let staging = staging_path(target)?;
+    fs::create_dir(&staging).map_err(|e| ModelError::io(&staging, e))?;
+    if let Err(error) = write_dir(&staging, state, &manifest) {
+        // Best effort: the staging directory is ours and incomplete.
+        let _ = fs::remove_dir_all(&staging);
+        return Err(error);
+    }
+    Ok(staging)
 }
 
 /// A hidden sibling of `out_dir`, unique to this process, on the same file system so the final
