@@ -11,6 +11,9 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Arbor — find the taxon of a photo, at any rank, with BioCLIP; no Python, no GPU.
 #[derive(Debug, Parser)]
 #[command(name = "arbor", version, about, long_about = None, after_help = "Run `arbor <command> --help` for examples.")]

@@ -1,6 +1,6 @@
 //! Resumable training state in one file, written atomically.
 //!
-//! Layout: the magic `ARBOR-CKPT\n`, then four length-prefixed (u64 LE) parts — the
+//! Layout: the magic `ARBOR-CKPT2\n`, then four length-prefixed (u64 LE) parts — the
 //! [`RunState`] as JSON, the model, and the two optimisers' states (burn records, bincode) —
 //! then a CRC-32 of everything before it. The CRC is checked before any part is decoded, so a
 //! torn or damaged file is a clear error rather than a decoder panic.
@@ -17,7 +17,10 @@ use burn::tensor::backend::AutodiffBackend;
 use crate::error::{Result, TrainError};
 use crate::train::{Optim, RunState};
 
-const MAGIC: &[u8] = b"ARBOR-CKPT\n";
+const MAGIC: &[u8] = b"ARBOR-CKPT2\n";
+/// Version 1 held attention's `in_proj_weight` in torch's `[3·width, width]` layout; its model
+/// record does not fit today's modules, so it is refused by name rather than misread.
+const MAGIC_V1: &[u8] = b"ARBOR-CKPT\n";
 
 /// The checkpoint file of a run folder.
 pub fn path(out: &Path) -> PathBuf {
@@ -85,6 +88,11 @@ pub fn load<B: AutodiffBackend>(
 fn read_parts(file: &Path) -> Result<Vec<Vec<u8>>> {
     let fail = |message: &str| TrainError::Checkpoint { path: file.to_owned(), message: message.to_owned() };
     let bytes = std::fs::read(file).map_err(|e| TrainError::io(file, e))?;
+    if bytes.starts_with(MAGIC_V1) {
+        return Err(fail(
+            "written by an older Arbor (checkpoint format 1); start the run again or finish it with that version",
+        ));
+    }
     if bytes.len() < MAGIC.len() + 4 || !bytes.starts_with(MAGIC) {
         return Err(fail("not an Arbor checkpoint"));
     }

@@ -20,6 +20,7 @@ mod checkpoint;
 mod clip;
 mod config;
 mod error;
+mod kernels;
 mod model_dir;
 mod params;
 mod text;

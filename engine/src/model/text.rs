@@ -5,10 +5,11 @@
 //! [`Clip`] and this file adds the methods that run them.
 
 use burn::tensor::backend::Backend;
-use burn::tensor::{Int, Tensor, TensorData};
+use burn::tensor::{Int, Tensor};
 
 use super::clip::{Clip, host_ids};
 use super::error::ModelError;
+use super::transformer::rows_at;
 
 /// The text tower's activations for one batch (see [`Clip::trace_text`]). Unlike
 /// [`Clip::encode_text`], tracing runs all `context_length` positions.
@@ -39,19 +40,19 @@ impl<B: Backend> Clip<B> {
     ///
     /// Only the first `max(eot) + 1` positions of the batch are run: under the causal mask no
     /// later token can reach a pooled row, so the result is the same and short captions are
-    /// several times faster.
+    /// several times faster. The last block computes only the pooled rows
+    /// ([`super::Transformer::forward_pooled`]).
     ///
     /// # Errors
     /// [`ModelError::InvalidInput`] for an empty batch, too many positions, or ids outside the
     /// vocabulary.
     pub fn encode_text(&self, ids: Tensor<B, 2, Int>) -> Result<Tensor<B, 2>, ModelError> {
         let eot = self.end_of_text_positions(&ids)?;
-        let [batch, length] = ids.dims();
+        let [_, length] = ids.dims();
         let keep = eot.iter().max().map_or(length, |last| last + 1);
         let ids = if keep < length { ids.narrow(1, 0, keep) } else { ids };
         let (_, x) = self.embed_text(ids);
-        let x = self.transformer.forward(x, true);
-        let pooled = self.ln_final.forward(rows_at(x, &eot, batch));
+        let pooled = self.ln_final.forward(self.transformer.forward_pooled(x, true, &eot));
         Ok(pooled.matmul(self.text_projection.val()))
     }
 
@@ -62,11 +63,10 @@ impl<B: Backend> Clip<B> {
     /// As [`Clip::encode_text`].
     pub fn trace_text(&self, ids: Tensor<B, 2, Int>) -> Result<TextTrace<B>, ModelError> {
         let eot = self.end_of_text_positions(&ids)?;
-        let [batch, _] = ids.dims();
         let (token_embed, embed) = self.embed_text(ids);
         let blocks = self.transformer.forward_traced(embed.clone(), true);
         let ln_final = self.ln_final.forward(blocks.last.clone());
-        let eot_pooled = rows_at(ln_final.clone(), &eot, batch);
+        let eot_pooled = rows_at(ln_final.clone(), &eot);
         let projected = eot_pooled.clone().matmul(self.text_projection.val());
         Ok(TextTrace {
             token_embed,
@@ -117,12 +117,4 @@ impl<B: Backend> Clip<B> {
             })
             .collect())
     }
-}
-
-/// Row `positions[i]` of sequence `i` of `x` `[batch, length, width]`, as `[batch, width]`.
-fn rows_at<B: Backend>(x: Tensor<B, 3>, positions: &[usize], batch: usize) -> Tensor<B, 2> {
-    let [_, length, width] = x.dims();
-    let flat: Vec<i64> = positions.iter().enumerate().map(|(row, position)| (row * length + position) as i64).collect();
-    let index = Tensor::<B, 1, Int>::from_data(TensorData::new(flat, [batch]), &x.device());
-    x.reshape([batch * length, width]).select(0, index)
 }

@@ -3,14 +3,15 @@
 
 use burn::module::{Module, Param};
 use burn::nn::{LayerNorm, LayerNormConfig, Linear};
-use burn::tensor::Tensor;
 use burn::tensor::activation::{gelu, sigmoid};
 use burn::tensor::backend::Backend;
 use burn::tensor::module::attention;
 use burn::tensor::ops::AttentionModuleOptions;
+use burn::tensor::{Int, Tensor, TensorData};
 
 use super::config::Activation;
 use super::error::ModelError;
+use super::kernels;
 use super::params::{Init, ParamSource};
 
 /// open_clip's LayerNorm epsilon (torch's default).
@@ -40,24 +41,21 @@ pub(crate) fn layer_norm<B: Backend>(
 }
 
 /// A torch `nn.Linear` (`weight` stored `[out, in]`). Burn's `Linear` multiplies by `[in, out]`,
-/// so it holds a transposed view of the torch weight: no copy, and burn-store's PyTorch adapters
-/// map it back and forth.
+/// so it holds the transposed weight, contiguous; burn-store's PyTorch adapter transposes it back
+/// when the model is saved under open_clip's names.
 fn torch_linear<B: Backend>(
     src: &mut impl ParamSource<B>,
     name: &str,
     [d_in, d_out]: [usize; 2],
     std: f64,
 ) -> Result<Linear<B>, ModelError> {
-    let weight = src.tensor(&format!("{name}.weight"), [d_out, d_in], Init::Normal(std))?;
+    let weight = src.matrix_in_out(&format!("{name}.weight"), [d_out, d_in], Init::Normal(std))?;
     let bias = src.param(&format!("{name}.bias"), [d_out], Init::Zeros)?;
-    Ok(Linear { weight: Param::from_tensor(weight.transpose()), bias: Some(bias) })
+    Ok(Linear { weight: Param::from_tensor(weight), bias: Some(bias) })
 }
 
-/// `x @ weight + bias` over the last dimension, as one rank-2 GEMM.
-///
-/// The weights are transposed views of torch's `[out, in]` tensors. burn's `linear` reshapes the
-/// weight to the input's rank, and reshaping a strided view copies it, on every call; a rank-2
-/// `matmul` hands the strides to the GEMM instead, which reads the weight in place.
+/// `x @ weight + bias` over the last dimension, as one rank-2 GEMM (burn's `linear` would
+/// broadcast the weight to the input's rank first).
 pub(crate) fn affine<B: Backend>(x: Tensor<B, 3>, weight: Tensor<B, 2>, bias: Option<Tensor<B, 1>>) -> Tensor<B, 3> {
     let [batch, tokens, d_in] = x.dims();
     let [_, d_out] = weight.dims();
@@ -77,7 +75,9 @@ fn apply<B: Backend>(layer: &Linear<B>, x: Tensor<B, 3>) -> Tensor<B, 3> {
 /// torch's `nn.MultiheadAttention` as open_clip uses it (self-attention, bias, no dropout).
 #[derive(Module, Debug)]
 pub struct MultiheadAttention<B: Backend> {
-    /// Query, key and value projections stacked, torch layout `[3·width, width]`.
+    /// Query, key and value projections stacked, `[width, 3·width]`: the transpose of torch's
+    /// `[3·width, width]` (see [`ParamSource::matrix_in_out`]; [`super::StateDict::from_model`]
+    /// transposes it back).
     pub in_proj_weight: Param<Tensor<B, 2>>,
     /// Query, key and value biases stacked, `[3·width]`.
     pub in_proj_bias: Param<Tensor<B, 1>>,
@@ -93,7 +93,11 @@ impl<B: Backend> MultiheadAttention<B> {
         let attn_std = (w as f64).powf(-0.5);
         let proj_std = attn_std * ((2 * shape.layers) as f64).powf(-0.5);
         Ok(Self {
-            in_proj_weight: src.param(&format!("{name}.in_proj_weight"), [3 * w, w], Init::Normal(attn_std))?,
+            in_proj_weight: Param::from_tensor(src.matrix_in_out(
+                &format!("{name}.in_proj_weight"),
+                [3 * w, w],
+                Init::Normal(attn_std),
+            )?),
             in_proj_bias: src.param(&format!("{name}.in_proj_bias"), [3 * w], Init::Zeros)?,
             out_proj: torch_linear(src, &format!("{name}.out_proj"), [w, w], proj_std)?,
             heads: shape.heads,
@@ -103,10 +107,26 @@ impl<B: Backend> MultiheadAttention<B> {
     /// Self-attention over `x` `[batch, tokens, width]`, causal (each token sees only itself and
     /// earlier tokens) when `causal` is set.
     pub fn forward(&self, x: Tensor<B, 3>, causal: bool) -> Tensor<B, 3> {
-        let [batch, tokens, width] = x.dims();
-        let head_dim = width / self.heads;
-        // One GEMM for q, k and v, with the weight's transposed view (no copy).
-        let qkv = affine(x, self.in_proj_weight.val().transpose(), Some(self.in_proj_bias.val()));
+        // One GEMM for q, k and v.
+        let qkv = affine(x, self.in_proj_weight.val(), Some(self.in_proj_bias.val()));
+        let context = kernels::packed_attention(qkv, self.heads, causal, None)
+            .unwrap_or_else(|qkv| self.generic_attention(qkv, causal));
+        apply(&self.out_proj, context)
+    }
+
+    /// [`MultiheadAttention::forward`] for one token per sequence only, at `positions[i]` of
+    /// sequence `i`, as `[batch, 1, width]`.
+    fn forward_rows(&self, x: Tensor<B, 3>, causal: bool, positions: &[usize]) -> Tensor<B, 3> {
+        let qkv = affine(x, self.in_proj_weight.val(), Some(self.in_proj_bias.val()));
+        let context = kernels::packed_attention(qkv, self.heads, causal, Some(positions))
+            .unwrap_or_else(|qkv| rows_at(self.generic_attention(qkv, causal), positions).unsqueeze_dim(1));
+        apply(&self.out_proj, context)
+    }
+
+    /// Attention with burn's ops, for backends [`kernels::packed_attention`] does not cover.
+    fn generic_attention(&self, qkv: Tensor<B, 3>, causal: bool) -> Tensor<B, 3> {
+        let [batch, tokens, packed] = qkv.dims();
+        let (width, head_dim) = (packed / 3, packed / 3 / self.heads);
         let mut heads =
             qkv.chunk(3, 2).into_iter().map(|t| t.reshape([batch, tokens, self.heads, head_dim]).swap_dims(1, 2));
         let (Some(q), Some(k), Some(v)) = (heads.next(), heads.next(), heads.next()) else {
@@ -114,9 +134,7 @@ impl<B: Backend> MultiheadAttention<B> {
         };
         // Fused scaled dot-product attention; its default scale is 1/sqrt(head_dim) like torch.
         let options = AttentionModuleOptions { scale: None, softcap: None, is_causal: causal };
-        let context = attention(q, k, v, None, None, options);
-        let context = context.swap_dims(1, 2).reshape([batch, tokens, width]);
-        apply(&self.out_proj, context)
+        attention(q, k, v, None, None, options).swap_dims(1, 2).reshape([batch, tokens, width])
     }
 }
 
@@ -147,7 +165,7 @@ impl<B: Backend> Mlp<B> {
     pub fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
         let hidden = apply(&self.c_fc, x);
         let hidden = match self.activation {
-            Activation::Gelu => gelu(hidden),
+            Activation::Gelu => kernels::gelu(hidden).unwrap_or_else(gelu),
             Activation::QuickGelu => sigmoid(hidden.clone().mul_scalar(1.702)) * hidden,
         };
         apply(&self.c_proj, hidden)
@@ -193,6 +211,14 @@ impl<B: Backend> ResidualAttentionBlock<B> {
     pub fn forward(&self, x: Tensor<B, 3>, causal: bool) -> Tensor<B, 3> {
         self.mlp_residual(self.attention_residual(x, causal))
     }
+
+    /// The block's output at `positions[i]` of sequence `i` only, `[batch, width]`: every
+    /// token is still attended to, but only those rows are computed.
+    fn forward_rows(&self, x: Tensor<B, 3>, causal: bool, positions: &[usize]) -> Tensor<B, 2> {
+        let attended = self.attn.forward_rows(self.ln_1.forward(x.clone()), causal, positions);
+        let mid = rows_at(x, positions).unsqueeze_dim::<3>(1) + attended;
+        self.mlp_residual(mid).squeeze_dim(1)
+    }
 }
 
 /// A stack of residual attention blocks (open_clip's `transformer.resblocks`).
@@ -213,6 +239,20 @@ impl<B: Backend> Transformer<B> {
     /// Runs every block.
     pub fn forward(&self, x: Tensor<B, 3>, causal: bool) -> Tensor<B, 3> {
         self.resblocks.iter().fold(x, |x, block| block.forward(x, causal))
+    }
+
+    /// The output of [`Transformer::forward`] at `positions[i]` of sequence `i`, `[batch,
+    /// width]`: the token each tower pools (the class token, the end-of-text token). Nothing
+    /// else of the last block reaches that row, so the last block computes it alone (about
+    /// 5/6 of the block's work saved).
+    pub fn forward_pooled(&self, x: Tensor<B, 3>, causal: bool, positions: &[usize]) -> Tensor<B, 2> {
+        match self.resblocks.split_last() {
+            Some((last, earlier)) => {
+                let x = earlier.iter().fold(x, |x, block| block.forward(x, causal));
+                last.forward_rows(x, causal, positions)
+            }
+            None => rows_at(x, positions),
+        }
     }
 
     /// Runs every block and also returns block 0's attention residual, block 0's output and the
@@ -237,4 +277,12 @@ pub(crate) struct BlockTrace<B: Backend> {
     pub(crate) block0_attn_residual: Tensor<B, 3>,
     pub(crate) block0: Tensor<B, 3>,
     pub(crate) last: Tensor<B, 3>,
+}
+
+/// Row `positions[i]` of sequence `i` of `x` `[batch, length, width]`, as `[batch, width]`.
+pub(crate) fn rows_at<B: Backend>(x: Tensor<B, 3>, positions: &[usize]) -> Tensor<B, 2> {
+    let [batch, length, width] = x.dims();
+    let flat: Vec<i64> = positions.iter().enumerate().map(|(row, position)| (row * length + position) as i64).collect();
+    let index = Tensor::<B, 1, Int>::from_data(TensorData::new(flat, [batch]), &x.device());
+    x.reshape([batch * length, width]).select(0, index)
 }

@@ -142,9 +142,10 @@ impl<B: Backend> VisionTransformer<B> {
 
     /// Image features `[batch, embed_dim]` of checked `pixels`.
     pub(crate) fn forward(&self, pixels: Tensor<B, 4>) -> Tensor<B, 2> {
+        let [batch, ..] = pixels.dims();
         let x = self.ln_pre.forward(self.embed(self.patch_embed(pixels)));
-        let x = self.transformer.forward(x, false);
-        self.pool(x).1
+        let class = self.transformer.forward_pooled(x, false, &vec![0; batch]);
+        self.ln_post.forward(class).matmul(self.proj.val())
     }
 
     /// [`VisionTransformer::forward`], recording every intermediate activation.
