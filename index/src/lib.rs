@@ -61,7 +61,7 @@ pub use graph::GraphParams;
 pub use hits::Hit;
 pub use index::{IndexInfo, TaxonIndex};
 pub use ranks::{DEFAULT_MIN_PROB, RankHit, softmax};
-pub use search::{ResolvedScope, Scope, SearchMode};
+pub use search::{EXACT_BATCH, EXACT_EF_FRACTION, ResolvedScope, Scope, SearchMode};
 pub use taxonomy::{Lineage, Rank, Subtree, Taxon, TaxonId, TaxonRecord};
 pub use vectors::{UNIT_TOLERANCE, check_vector, normalize};
 pub use verify::VerifyReport;

@@ -2,7 +2,7 @@
 
 mod common;
 
-use arbor_index::{Dtype, GraphParams, IndexBuilder, Rank, Scope, SearchMode, TaxonId, TaxonIndex};
+use arbor_index::{Dtype, EXACT_BATCH, GraphParams, IndexBuilder, Rank, Scope, SearchMode, TaxonId, TaxonIndex};
 use common::{brute_top_k, queries, world};
 
 #[test]
@@ -66,6 +66,25 @@ fn hnsw_reaches_high_recall_and_subtrees_are_exact() {
         let want: Vec<u32> = brute_top_k(&w, q, 5, members).iter().map(|x| x.0).collect();
         assert_eq!(got.iter().map(|h| h.taxon.0).collect::<Vec<_>>(), want);
     }
+}
+
+#[test]
+fn large_batches_with_a_wide_beam_get_the_exact_answer() {
+    let w = world(2916, 32, 3);
+    let dir = tempfile::tempdir().unwrap();
+    let params = GraphParams { m: 8, ef_construction: 16 };
+    IndexBuilder::new(w.dim).graph(Some(params)).build(&w.taxa, &w.vectors, dir.path()).unwrap();
+    let index = TaxonIndex::open(dir.path()).unwrap();
+    // 2916 taxa: ef 12 is at least 1/256 of the index, ef 11 is not.
+    assert!(index.exact_is_faster(12, EXACT_BATCH) && !index.exact_is_faster(11, EXACT_BATCH));
+    assert!(!index.exact_is_faster(100_000, EXACT_BATCH - 1), "small batches keep the graph");
+    let qs = queries(&w, EXACT_BATCH, 0.6, 4);
+    let exact = index.search_batch(&qs, 10, SearchMode::Exact, Scope::All).unwrap();
+    let wide = index.search_batch(&qs, 10, SearchMode::Approximate { ef: 12 }, Scope::All).unwrap();
+    assert_eq!(wide, exact);
+    // Just below the threshold the graph answers, and a beam of 11 on a sparse graph misses some.
+    let narrow = index.search_batch(&qs, 10, SearchMode::Approximate { ef: 11 }, Scope::All).unwrap();
+    assert_ne!(narrow, exact);
 }
 
 #[test]

@@ -143,8 +143,9 @@ pub struct QueryArgs {
     /// Results per query.
     #[arg(short, long, default_value_t = 10)]
     k: usize,
-    /// HNSW beam width (ignored with --exact). For a batch of queries, --exact (recall 1) is faster
-    /// than the ef that hard, image-like queries need for recall 0.99 (see docs/benchmarks.md).
+    /// HNSW beam width (ignored with --exact). A batch of 256 or more queries with an ef of at
+    /// least 1/256 of the index is answered by the exact scan instead: faster there, and exact
+    /// (see docs/benchmarks.md).
     #[arg(long, default_value_t = 256)]
     ef: usize,
     /// Score every taxon: the true top-k.
