@@ -45,14 +45,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let gflops = 5.0 * 2.0 * 2048.0 * 768.0 * 3072.0 / start.elapsed().as_secs_f64() / 1e9;
     println!("sgemm 2048x768x3072: {gflops:.0} GFLOP/s");
 
-    let pixels = Tensor::<Cpu, 4>::random([1, 3, 224, 224], Distribution::Normal(0.0, 1.0), &device);
-    model.encode_image(pixels.clone())?; // warm-up
-    let start = Instant::now();
-    for _ in 0..image_iters {
-        model.encode_image(pixels.clone())?.into_data();
+    // Batch 1 (one photo per call) and batch 8 (a folder, as `arbor classify` batches it).
+    for batch in [1, 8] {
+        let pixels = Tensor::<Cpu, 4>::random([batch, 3, 224, 224], Distribution::Normal(0.0, 1.0), &device);
+        model.encode_image(pixels.clone())?; // warm-up
+        let iters = if batch == 1 { image_iters } else { image_iters.div_ceil(batch) };
+        let start = Instant::now();
+        for _ in 0..iters {
+            model.encode_image(pixels.clone())?.into_data();
+        }
+        let rate = (batch * iters) as f64 / start.elapsed().as_secs_f64();
+        println!("encode_image batch {batch}: {rate:.2} images/s");
     }
-    let rate = image_iters as f64 / start.elapsed().as_secs_f64();
-    println!("encode_image batch 1: {rate:.2} images/s");
 
     // No text iterations: skip the text warm-up too, so that a profile shows the image tower alone.
     let text_cases: &[usize] = if text_iters == 0 { &[] } else { &[76, 19] };
