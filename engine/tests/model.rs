@@ -7,13 +7,18 @@
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
-use arbor_engine::model::{
-    Activation, Clip, ClipConfig, Cpu, ModelDir, ModelError, StateDict, import_openclip, normalize,
-};
+use arbor_engine::model::{Activation, Clip, ClipConfig, ModelDir, ModelError, StateDict, import_openclip, normalize};
 use burn::tensor::activation::softmax;
 use burn::tensor::{Int, Tensor, TensorData};
 
 type Result<T = ()> = std::result::Result<T, Box<dyn std::error::Error>>;
+
+/// The backend under test: the CPU default, or CUDA when built with `--features cuda`
+/// (`scripts/gpu-check.sh` runs this file that way on a GPU machine).
+#[cfg(not(feature = "cuda"))]
+type TestBackend = arbor_engine::model::Cpu;
+#[cfg(feature = "cuda")]
+type TestBackend = arbor_engine::model::Cuda;
 
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/openclip")
@@ -50,7 +55,7 @@ fn image_names() -> Result<Vec<String>> {
     Ok(names)
 }
 
-fn pixel_batch() -> Result<Tensor<Cpu, 4>> {
+fn pixel_batch() -> Result<Tensor<TestBackend, 4>> {
     let mut values = Vec::new();
     let names = image_names()?;
     for name in &names {
@@ -62,14 +67,14 @@ fn pixel_batch() -> Result<Tensor<Cpu, 4>> {
     Ok(Tensor::from_data(data, &Default::default()))
 }
 
-fn text_ids() -> Result<Tensor<Cpu, 2, Int>> {
+fn text_ids() -> Result<Tensor<TestBackend, 2, Int>> {
     let (ids, shape) = npy(&fixtures().join("text_ids.npy"))?;
     assert_eq!(shape, [20, 77]);
     let ids: Vec<i64> = ids.into_iter().map(|v| v as i64).collect();
     Ok(Tensor::from_data(TensorData::new(ids, [20, 77]), &Default::default()))
 }
 
-fn values<const D: usize>(tensor: Tensor<Cpu, D>) -> Result<(Vec<f64>, Vec<usize>)> {
+fn values<const D: usize>(tensor: Tensor<TestBackend, D>) -> Result<(Vec<f64>, Vec<usize>)> {
     let shape = tensor.dims().to_vec();
     let data = tensor.into_data().convert::<f32>();
     let values = data.to_vec::<f32>().map_err(|e| format!("{e:?}"))?;
@@ -77,7 +82,7 @@ fn values<const D: usize>(tensor: Tensor<Cpu, D>) -> Result<(Vec<f64>, Vec<usize
 }
 
 /// Max |actual − reference| after checking shapes agree (a leading batch of 1 is optional).
-fn max_abs_diff<const D: usize>(actual: Tensor<Cpu, D>, reference: &Path) -> Result<(f64, f64)> {
+fn max_abs_diff<const D: usize>(actual: Tensor<TestBackend, D>, reference: &Path) -> Result<(f64, f64)> {
     let (actual, mut actual_shape) = values(actual)?;
     let (expected, mut expected_shape) = npy(reference)?;
     for shape in [&mut actual_shape, &mut expected_shape] {
@@ -92,7 +97,7 @@ fn max_abs_diff<const D: usize>(actual: Tensor<Cpu, D>, reference: &Path) -> Res
 }
 
 /// Asserts `actual` is within `rel · max|reference|` of the reference.
-fn assert_relative<const D: usize>(actual: Tensor<Cpu, D>, reference: &Path, rel: f64) -> Result {
+fn assert_relative<const D: usize>(actual: Tensor<TestBackend, D>, reference: &Path, rel: f64) -> Result {
     let (diff, scale) = max_abs_diff(actual, reference)?;
     assert!(scale > 0.0, "{}: reference is all zeros", reference.display());
     assert!(diff <= rel * scale, "{}: max error {diff:e} > {rel:e} · {scale:e}", reference.display());
@@ -101,14 +106,14 @@ fn assert_relative<const D: usize>(actual: Tensor<Cpu, D>, reference: &Path, rel
 }
 
 /// Asserts `actual` is within `abs` of the reference everywhere.
-fn assert_absolute<const D: usize>(actual: Tensor<Cpu, D>, reference: &Path, abs: f64) -> Result {
+fn assert_absolute<const D: usize>(actual: Tensor<TestBackend, D>, reference: &Path, abs: f64) -> Result {
     let (diff, _) = max_abs_diff(actual, reference)?;
     assert!(diff <= abs, "{}: max error {diff:e} > {abs:e}", reference.display());
     println!("{}: max abs error = {diff:.2e}", reference.display());
     Ok(())
 }
 
-fn load(model: &str, file: &str) -> Result<Clip<Cpu>> {
+fn load(model: &str, file: &str) -> Result<Clip<TestBackend>> {
     let dir = fixtures().join(model);
     let config = ClipConfig::from_open_clip_json(dir.join("open_clip_config.json"))?;
     Ok(Clip::from_checkpoint(&config, dir.join(file), &Default::default())?)
@@ -135,7 +140,7 @@ fn check_against_open_clip(model_name: &str, file: &str) -> Result {
     let inter = dir.join("intermediates");
     let image0 = pixel_batch()?.narrow(0, 0, 1);
     let v = model.trace_image(image0)?;
-    let vision: [(&str, Tensor<Cpu, 3>); 6] = [
+    let vision: [(&str, Tensor<TestBackend, 3>); 6] = [
         ("patch_embed", v.patch_embed),
         ("embed", v.embed),
         ("ln_pre", v.ln_pre),
@@ -150,7 +155,7 @@ fn check_against_open_clip(model_name: &str, file: &str) -> Result {
     assert_relative(v.projected, &inter.join("vision.projected.npy"), 1e-5)?;
 
     let t = model.trace_text(text_ids()?.narrow(0, 0, 1))?;
-    let text: [(&str, Tensor<Cpu, 3>); 6] = [
+    let text: [(&str, Tensor<TestBackend, 3>); 6] = [
         ("token_embed", t.token_embed),
         ("embed", t.embed),
         ("block0_attn_residual", t.block0_attn_residual),
@@ -187,7 +192,7 @@ fn the_activation_flag_matters() -> Result {
     let mut config = ClipConfig::from_open_clip_json(dir.join("open_clip_config.json"))?;
     assert_eq!(config.activation, Activation::Gelu);
     config.activation = Activation::QuickGelu;
-    let wrong = Clip::<Cpu>::from_checkpoint(&config, dir.join("model.safetensors"), &Default::default())?;
+    let wrong = Clip::<TestBackend>::from_checkpoint(&config, dir.join("model.safetensors"), &Default::default())?;
     let (diff, _) = max_abs_diff(wrong.encode_image(pixel_batch()?)?, &dir.join("image_features_f64.npy"))?;
     // The manifest measures about 0.025; far above the 1e-5 tolerance of a match.
     assert!(diff > 1e-3, "QuickGELU on GELU weights still matches: {diff:e}");
@@ -214,7 +219,7 @@ fn missing_tensor_is_named() -> Result {
     let mut state = StateDict::open(dir.join("model.safetensors"))?;
     assert!(state.remove("visual.ln_post.bias"));
     assert!(state.remove("transformer.resblocks.1.attn.in_proj_weight"));
-    match Clip::<Cpu>::from_state_dict(&ClipConfig::tiny(), state, &Default::default()) {
+    match Clip::<TestBackend>::from_state_dict(&ClipConfig::tiny(), state, &Default::default()) {
         Err(ModelError::MissingTensors { names, path }) => {
             assert_eq!(names, ["visual.ln_post.bias", "transformer.resblocks.1.attn.in_proj_weight"]);
             assert!(path.ends_with("tiny_gelu/model.safetensors"));
@@ -229,7 +234,7 @@ fn wrong_shape_is_named() -> Result {
     let mut config = ClipConfig::tiny();
     config.embed_dim = 16;
     let path = fixtures().join("tiny_gelu/model.safetensors");
-    match Clip::<Cpu>::from_checkpoint(&config, &path, &Default::default()) {
+    match Clip::<TestBackend>::from_checkpoint(&config, &path, &Default::default()) {
         Err(ModelError::TensorShape { name, expected, found, .. }) => {
             assert_eq!(name, "visual.proj");
             assert_eq!((expected, found), (vec![64, 16], vec![64, 32]));
@@ -244,7 +249,7 @@ fn unexpected_tensors_are_named() -> Result {
     let mut config = ClipConfig::tiny();
     config.text.layers = 1;
     let path = fixtures().join("tiny_gelu/model.safetensors");
-    match Clip::<Cpu>::from_checkpoint(&config, &path, &Default::default()) {
+    match Clip::<TestBackend>::from_checkpoint(&config, &path, &Default::default()) {
         Err(ModelError::UnexpectedTensors { names, .. }) => {
             assert_eq!(names.len(), 12, "{names:?}");
             assert!(names.iter().all(|n| n.starts_with("transformer.resblocks.1.")));
@@ -263,7 +268,7 @@ fn truncated_and_missing_files_are_errors_naming_the_file() -> Result {
         let bytes = std::fs::read(fixtures().join(source))?;
         let cut = tmp.path().join(name);
         std::fs::write(&cut, &bytes[..bytes.len() / 2])?;
-        let error = Clip::<Cpu>::from_checkpoint(&ClipConfig::tiny(), &cut, &Default::default())
+        let error = Clip::<TestBackend>::from_checkpoint(&ClipConfig::tiny(), &cut, &Default::default())
             .expect_err("a truncated checkpoint must not load");
         assert!(matches!(error, ModelError::Checkpoint { .. }), "{error:?}");
         assert!(error.to_string().contains(name), "{error}");
@@ -295,11 +300,11 @@ fn unsupported_config_file_is_an_error() -> Result {
 fn bad_inputs_are_errors() -> Result {
     let model = load("tiny_gelu", "model.safetensors")?;
     let device = Default::default();
-    let pixels = Tensor::<Cpu, 4>::zeros([1, 3, 32, 32], &device);
+    let pixels = Tensor::<TestBackend, 4>::zeros([1, 3, 32, 32], &device);
     assert!(matches!(model.encode_image(pixels), Err(ModelError::InvalidInput { .. })));
-    let ids = Tensor::<Cpu, 2, Int>::from_data(TensorData::new(vec![49406_i64, 49408], [1, 2]), &device);
+    let ids = Tensor::<TestBackend, 2, Int>::from_data(TensorData::new(vec![49406_i64, 49408], [1, 2]), &device);
     assert!(matches!(model.encode_text(ids), Err(ModelError::InvalidInput { .. })));
-    let long = Tensor::<Cpu, 2, Int>::zeros([1, 78], &device);
+    let long = Tensor::<TestBackend, 2, Int>::zeros([1, 78], &device);
     assert!(matches!(model.encode_text(long), Err(ModelError::InvalidInput { .. })));
     Ok(())
 }
@@ -319,7 +324,7 @@ fn import_then_load_gives_identical_features() -> Result {
     assert_eq!(reopened.manifest().weights_sha256, hash);
     reopened.verify()?;
 
-    let imported = reopened.load::<Cpu>(&Default::default())?;
+    let imported = reopened.load::<TestBackend>(&Default::default())?;
     let original = load("tiny_quickgelu", "open_clip_pytorch_model.bin")?;
     let pixels = pixel_batch()?;
     assert_eq!(values(imported.encode_image(pixels.clone())?)?, values(original.encode_image(pixels)?)?);
@@ -337,7 +342,7 @@ fn import_then_load_gives_identical_features() -> Result {
     let weights = dir.weights_path();
     let bytes = std::fs::read(&weights)?;
     std::fs::write(&weights, &bytes[..bytes.len() - 100])?;
-    let error = reopened.load::<Cpu>(&Default::default()).expect_err("truncated weights");
+    let error = reopened.load::<TestBackend>(&Default::default()).expect_err("truncated weights");
     assert!(error.to_string().contains("model.safetensors"), "{error}");
     Ok(())
 }
@@ -375,7 +380,7 @@ fn a_models_state_dict_is_open_clips() -> Result {
 
 #[test]
 fn the_model_trains_under_autodiff() -> Result {
-    type Train = burn::backend::Autodiff<Cpu>;
+    type Train = burn::backend::Autodiff<TestBackend>;
     let device = Default::default();
     let model = Clip::<Train>::new(&ClipConfig::tiny(), &device)?;
     let pixels = Tensor::<Train, 4>::random([2, 3, 64, 64], burn::tensor::Distribution::Normal(0.0, 1.0), &device);
@@ -402,7 +407,7 @@ fn seeded_initialisation_is_reproducible_and_scaled_like_open_clip() -> Result {
     let config = ClipConfig::tiny();
     let device = Default::default();
     let weights = |seed: u64| -> Result<Vec<f64>> {
-        let model = Clip::<Cpu>::new_seeded(&config, seed, &device)?;
+        let model = Clip::<TestBackend>::new_seeded(&config, seed, &device)?;
         Ok(values(model.token_embedding.weight.val())?.0)
     };
     let (a, b, c) = (weights(7)?, weights(7)?, weights(8)?);

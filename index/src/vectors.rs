@@ -114,6 +114,15 @@ impl Rows<'_> {
         }
     }
 
+    /// Appends row `slot` to `out` as f32 (gathering scattered rows for a GEMM).
+    pub(crate) fn push_row_f32(&self, slot: usize, dim: usize, out: &mut Vec<f32>) {
+        let r = slot * dim..(slot + 1) * dim;
+        match self {
+            Rows::F32(v) => out.extend_from_slice(&v[r]),
+            Rows::F16(v) => out.extend(v[r].iter().map(|x| x.to_f32())),
+        }
+    }
+
     /// Row `slot` as f32.
     pub(crate) fn row_f32(&self, slot: usize, dim: usize) -> Vec<f32> {
         let r = slot * dim..(slot + 1) * dim;

@@ -176,3 +176,36 @@ fn a_resolved_scope_scores_like_the_scope_and_is_refused_by_another_index() {
     let resolved = index.resolve_scope(Scope::All).unwrap();
     assert!(other.scores_resolved(&qs, &resolved).is_err());
 }
+
+#[test]
+fn batched_scores_equal_one_query_at_a_time_across_blocks_and_dtypes() {
+    // More than one scan block of 2048 taxa, the last one partial.
+    let w = world(5000, 16, 11);
+    let n = w.taxa.len() as u32;
+    assert!(n > 2048 && n % 2048 != 0, "{n} taxa");
+    let qs = queries(&w, 7, 1.0, 12);
+    for dtype in [Dtype::F32, Dtype::F16] {
+        let dir = tempfile::tempdir().unwrap();
+        IndexBuilder::new(w.dim).graph(None).dtype(dtype).build(&w.taxa, &w.vectors, dir.path()).unwrap();
+        let index = TaxonIndex::open(dir.path()).unwrap();
+        let list: Vec<TaxonId> = (0..n).rev().step_by(3).map(TaxonId).collect();
+        for scope in [Scope::All, Scope::Taxa(&list)] {
+            let batch = index.scores_batch(&qs, scope).unwrap();
+            let ids = index.scope_ids(scope).unwrap();
+            assert_eq!(batch.len(), 7);
+            for (q, scores) in qs.chunks(16).zip(&batch) {
+                let single = &index.scores_batch(q, scope).unwrap()[0];
+                assert_eq!(scores.len(), ids.len());
+                for ((a, b), id) in scores.iter().zip(single).zip(&ids) {
+                    let i = id.0 as usize;
+                    let brute: f32 = w.vectors[i * 16..(i + 1) * 16].iter().zip(q).map(|(x, y)| x * y).sum();
+                    let tolerance = if dtype == Dtype::F16 { 2e-3 } else { 1e-5 };
+                    assert!(
+                        (a - b).abs() < 1e-5 && (a - brute).abs() < tolerance,
+                        "{dtype:?} taxon {i}: {a} {b} {brute}"
+                    );
+                }
+            }
+        }
+    }
+}
