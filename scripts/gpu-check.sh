@@ -6,8 +6,8 @@
 #   scripts/gpu-check.sh run OUT     # on the GPU machine: run them (needs ../shared/fixtures)
 #   scripts/gpu-check.sh             # both, where one machine has the registry and the GPU
 #
-# The device tool's machines cannot reach crates.io, so build here and carry OUT (the test binary
-# and the example, ~100 MB of debug info stripped) with the working tree. Paste the output into
+# The device tool's machines cannot reach crates.io, so build here and carry OUT (the two stripped
+# binaries and a copy of the fixtures) with the working tree. Paste the output into
 # docs/benchmarks.md, "Model throughput beside open_clip".
 #
 # Status: written and built against burn 0.21's CUDA backend (`cargo check --features cuda` in CI);
@@ -27,13 +27,16 @@ build() {
   cargo build --release -p arbor-engine --features cuda --example model_speed
   cp "${CARGO_TARGET_DIR:-target}/release/examples/model_speed" "$out/model_speed"
   strip "$out/model-parity" "$out/model_speed"
+  # The fixtures live outside the repository (../shared); the GPU machine gets a copy in OUT.
+  rm -rf "$out/fixtures" && cp -r ../shared/fixtures/openclip "$out/fixtures"
   ls -la "$out"
 }
 
 run() {
   nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv
-  # The parity tests find the fixtures relative to the crate they were built from.
-  (cd engine && "../$out/model-parity" --test-threads 1 --nocapture)
+  local fixtures="$PWD/$out/fixtures"
+  [ -d "$fixtures" ] || fixtures="$PWD/../shared/fixtures/openclip"
+  ARBOR_FIXTURES="$fixtures" "$out/model-parity" --test-threads 1 --nocapture
   echo "--- CUDA"
   "$out/model_speed" 50 10 cuda
   echo "--- CPU (same machine)"

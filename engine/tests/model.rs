@@ -21,7 +21,11 @@ type TestBackend = arbor_engine::model::Cpu;
 type TestBackend = arbor_engine::model::Cuda;
 
 fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/openclip")
+    // `scripts/gpu-check.sh` points this at a copy it carries to a GPU machine.
+    match std::env::var_os("ARBOR_FIXTURES") {
+        Some(dir) => PathBuf::from(dir),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/openclip"),
+    }
 }
 
 /// A `.npy` file as f64 values and its shape.
