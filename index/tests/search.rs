@@ -182,7 +182,7 @@ fn batched_scores_equal_one_query_at_a_time_across_blocks_and_dtypes() {
     // More than one scan block of 2048 taxa, the last one partial.
     let w = world(5000, 16, 11);
     let n = w.taxa.len() as u32;
-    assert!(n > 2048 && n % 2048 != 0, "{n} taxa");
+    assert!(n > 2048 && !n.is_multiple_of(2048), "{n} taxa");
     let qs = queries(&w, 7, 1.0, 12);
     for dtype in [Dtype::F32, Dtype::F16] {
         let dir = tempfile::tempdir().unwrap();

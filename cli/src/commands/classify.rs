@@ -301,7 +301,14 @@ fn answer_batch(
                     let probs = tree_rows.next().unwrap_or_else(|| Err(anyhow::anyhow!("no probabilities")))?;
                     tree_answer(classifier, index, &probs, a)
                 }
-                _ => answer(target, &f, a),
+                Target::Labels(c) => {
+                    Ok(c.classify(&f, a.k).into_iter().map(|h| vec![h.label, h.score.to_string()]).collect())
+                }
+                Target::Centroids(c) => Ok(c
+                    .classify(&f, a.k.unwrap_or(c.labels().len()))?
+                    .into_iter()
+                    .map(|h| vec![h.label, h.score.to_string()])
+                    .collect()),
             });
             (i, answered)
         })
@@ -321,23 +328,6 @@ fn tree_answer(
     }
     let hits = classifier.rank_top_k(probs, a.rank, a.k.unwrap_or(5))?;
     hits.into_iter().map(|h| rank_row(index, h)).collect()
-}
-
-fn answer(target: &Target<'_>, feature: &[f32], a: &ClassifyArgs) -> Result<Vec<Vec<String>>> {
-    match target {
-        Target::Labels(c) => {
-            Ok(c.classify(feature, a.k).into_iter().map(|h| vec![h.label, h.score.to_string()]).collect())
-        }
-        Target::Centroids(c) => Ok(c
-            .classify(feature, a.k.unwrap_or(c.labels().len()))?
-            .into_iter()
-            .map(|h| vec![h.label, h.score.to_string()])
-            .collect()),
-        Target::Tree { classifier, index } => {
-            let probs = classifier.probabilities(feature)?.remove(0);
-            tree_answer(classifier, index, &probs, a)
-        }
-    }
 }
 
 fn rank_row(index: &TaxonIndex, h: RankHit) -> Result<Vec<String>> {
