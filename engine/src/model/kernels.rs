@@ -203,27 +203,7 @@ impl AttentionShape {
         // (m × t) or `out` (m rows of w).
         unsafe {
             // scores = scale · q · kᵀ: kᵀ is k read with row and column strides swapped.
-            gemm::gemm(
-                m,
-                t,
-                d,
-                scores.as_mut_ptr(),
-                1,
-                t as isize,
-                false,
-                q,
-                1,
-                row,
-                k,
-                row,
-                1,
-                0.0,
-                scale,
-                false,
-                false,
-                false,
-                gemm::Parallelism::None,
-            );
+            matmul([m, t, d], (scores.as_mut_ptr(), t as isize), (q, row, 1), (k, 1, row), scale);
         }
         for (scores, position) in scores.chunks_exact_mut(t).zip(queries) {
             let visible = if self.causal { position + 1 } else { t };
@@ -231,29 +211,46 @@ impl AttentionShape {
             scores[visible..].fill(0.0);
         }
         // SAFETY: see above; `out` is the caller's promise.
-        unsafe {
-            gemm::gemm(
-                m,
-                d,
-                t,
-                out.add(h * d),
-                1,
-                w as isize,
-                false,
-                scores.as_ptr(),
-                1,
-                t as isize,
-                v,
-                1,
-                row,
-                0.0,
-                1.0,
-                false,
-                false,
-                false,
-                gemm::Parallelism::None,
-            );
-        }
+        unsafe { matmul([m, d, t], (out.add(h * d), w as isize), (scores.as_ptr(), t as isize, 1), (v, row, 1), 1.0) };
+    }
+}
+
+/// `dst = scale · lhs · rhs` for an `m × k` lhs and a `k × n` rhs, single-threaded (the callers
+/// parallelise over heads). Each matrix is a pointer with its row stride (and column stride for
+/// the inputs); the destination's columns are contiguous.
+///
+/// # Safety
+/// Every pointer must be valid for the elements its shape and strides reach, `dst` for writes.
+unsafe fn matmul(
+    [m, n, k]: [usize; 3],
+    (dst, dst_row): (*mut f32, isize),
+    (lhs, lhs_row, lhs_col): (*const f32, isize, isize),
+    (rhs, rhs_row, rhs_col): (*const f32, isize, isize),
+    scale: f32,
+) {
+    // SAFETY: the caller's promise.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst,
+            1,
+            dst_row,
+            false,
+            lhs,
+            lhs_col,
+            lhs_row,
+            rhs,
+            rhs_col,
+            rhs_row,
+            0.0,
+            scale,
+            false,
+            false,
+            false,
+            gemm::Parallelism::None,
+        );
     }
 }
 
