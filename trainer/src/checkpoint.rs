@@ -114,3 +114,48 @@ fn read_parts(file: &Path) -> Result<Vec<Vec<u8>>> {
     }
     Ok(parts)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A well-formed file of four parts, as `save` frames them.
+    fn framed(parts: &[&[u8]]) -> Vec<u8> {
+        let mut body = MAGIC.to_vec();
+        for part in parts {
+            body.extend_from_slice(&(part.len() as u64).to_le_bytes());
+            body.extend_from_slice(part);
+        }
+        let crc = crc32fast::hash(&body);
+        body.extend_from_slice(&crc.to_le_bytes());
+        body
+    }
+
+    fn error_of(bytes: &[u8]) -> String {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("checkpoint.bin");
+        std::fs::write(&file, bytes).unwrap();
+        let error = read_parts(&file).expect_err("a bad checkpoint must be refused").to_string();
+        assert!(error.contains("checkpoint.bin"), "the error names the file: {error}");
+        error
+    }
+
+    #[test]
+    fn damaged_old_and_foreign_files_are_refused_by_name() {
+        let good = framed(&[b"{}", b"model", b"decay", b"no decay"]);
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("checkpoint.bin");
+        std::fs::write(&file, &good).unwrap();
+        assert_eq!(read_parts(&file).unwrap()[2], b"decay");
+
+        let mut flipped = good.clone();
+        flipped[MAGIC.len() + 10] ^= 1;
+        assert!(error_of(&flipped).contains("checksum mismatch"));
+        assert!(error_of(&good[..good.len() - 7]).contains("checksum mismatch"));
+        assert!(error_of(b"PK\x03\x04 a zip file").contains("not an Arbor checkpoint"));
+        let mut old = MAGIC_V1.to_vec();
+        old.extend_from_slice(&good[MAGIC.len()..]);
+        assert!(error_of(&old).contains("older Arbor"));
+        assert!(error_of(&framed(&[b"{}", b"model"])).contains("expected 4 parts"));
+    }
+}
