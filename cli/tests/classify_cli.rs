@@ -1,90 +1,42 @@
 //! `arbor import openclip`, `embed`, `tokenize` and `classify` end to end on the
 //! tiny fixture model, against pybioclip's own outputs.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+mod common;
+
+use std::path::Path;
 use std::sync::OnceLock;
 
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/openclip")
+use common::{arbor, fixtures, model};
+
+/// The fixture photos, as paths relative to the fixture folder (where `arbor` runs).
+fn images() -> Vec<String> {
+    common::IMAGES.iter().map(|name| format!("images/{name}")).collect()
 }
 
-const IMAGES: [&str; 8] = [
-    "images/chelsea.png",
-    "images/china.jpg",
-    "images/grace_hopper.jpg",
-    "images/camera.png",
-    "images/coffee_palette.png",
-    "images/flower_exif6.jpg",
-    "images/astronaut_tiny.png",
-    "images/astronaut_rgba.png",
-];
-
-struct Run {
-    ok: bool,
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-fn arbor(args: &[&str]) -> Run {
-    let out = Command::new(env!("CARGO_BIN_EXE_arbor"))
-        .args(args)
-        .current_dir(fixtures())
-        .env("ARBOR_CACHE_DIR", setup().path().join("cache"))
-        .output()
-        .expect("run arbor");
-    Run {
-        ok: out.status.success(),
-        code: out.status.code(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
-
-/// One model directory and one tree-of-life index for all tests.
-fn setup() -> &'static tempfile::TempDir {
+/// pybioclip's tree of life for the tiny model, imported once per test binary.
+fn tol() -> String {
     static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
-    DIR.get_or_init(|| {
+    let dir = DIR.get_or_init(|| {
         let dir = tempfile::tempdir().unwrap();
-        let f = fixtures();
-        let run = |args: &[&str]| {
-            let out = Command::new(env!("CARGO_BIN_EXE_arbor")).args(args).output().unwrap();
-            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        };
-        let s = |p: PathBuf| p.to_str().unwrap().to_owned();
-        run(&[
-            "import",
-            "openclip",
-            "--checkpoint",
-            &s(f.join("tiny_gelu/model.safetensors")),
-            "--config",
-            &s(f.join("tiny_gelu/open_clip_config.json")),
-            "--out",
-            &s(dir.path().join("model")),
-        ]);
-        run(&[
+        let (f, out) = (fixtures().join("classify"), dir.path().join("tol"));
+        let s = |p: &Path| p.to_str().unwrap().to_owned();
+        let (embeddings, names) = (s(&f.join("txt_emb_species.npy")), s(&f.join("txt_emb_species.json")));
+        arbor(&[
             "index",
             "import-pybioclip",
             "--embeddings",
-            &s(f.join("classify/txt_emb_species.npy")),
+            &embeddings,
             "--names",
-            &s(f.join("classify/txt_emb_species.json")),
+            &names,
             "--out",
-            &s(dir.path().join("tol")),
+            &s(&out),
             "--m",
             "8",
-        ]);
+        ])
+        .success();
         dir
-    })
-}
-
-fn model() -> String {
-    setup().path().join("model").to_str().unwrap().to_owned()
-}
-
-fn tol() -> String {
-    setup().path().join("tol").to_str().unwrap().to_owned()
+    });
+    dir.path().join("tol").to_str().unwrap().to_owned()
 }
 
 /// Our CSV against pybioclip's: same columns (ours adds `error`), same rows in
@@ -122,9 +74,9 @@ fn exact_classification_reproduces_pybioclip_at_every_rank() {
                 .into_iter()
                 .map(String::from)
                 .collect::<Vec<_>>();
-        args.extend(IMAGES.iter().map(|s| s.to_string()));
+        args.extend(images());
         let run = arbor(&args.iter().map(String::as_str).collect::<Vec<_>>());
-        assert!(run.ok, "{}", run.stderr);
+        assert!(run.ok(), "{}", run.stderr);
         assert!(run.stderr.contains("mode: exact"), "{}", run.stderr);
         assert_same_csv(&run.stdout, &format!("expected_{rank}.csv"));
     }
@@ -139,42 +91,43 @@ fn subset_and_within_restrict_the_tree() {
                 .map(String::from)
                 .to_vec();
         args.extend(["--subset".into(), subset.to_str().unwrap().into()]);
-        args.extend(IMAGES.iter().map(|s| s.to_string()));
+        args.extend(images());
         let run = arbor(&args.iter().map(String::as_str).collect::<Vec<_>>());
-        assert!(run.ok, "{}", run.stderr);
+        assert!(run.ok(), "{}", run.stderr);
         assert_same_csv(&run.stdout, &format!("expected_subset_{rank}.csv"));
     }
     // --within Aves is the same restriction as the subset file (class Aves).
-    let (m, t) = (model(), tol());
+    let (m, t, photos) = (model(), tol(), images());
     let mut args =
         vec!["classify", "--model", &m, "--index", &t, "--rank", "species", "--within", "Aves", "--format", "csv"];
-    args.extend(IMAGES);
+    args.extend(photos.iter().map(String::as_str));
     let run = arbor(&args);
-    assert!(run.ok, "{}", run.stderr);
+    assert!(run.ok(), "{}", run.stderr);
     assert_same_csv(&run.stdout, "expected_subset_species.csv");
 }
 
 #[test]
 fn custom_labels_and_bins_match_pybioclip() {
+    let photos = images();
     let (m, labels, bins) = (
         model(),
         fixtures().join("classify/custom_labels.txt").to_str().unwrap().to_owned(),
         fixtures().join("classify/bins.csv").to_str().unwrap().to_owned(),
     );
     let mut args = vec!["classify", "--model", &m, "--cls", &labels, "--format", "csv"];
-    args.extend(IMAGES);
+    args.extend(photos.iter().map(String::as_str));
     let run = arbor(&args);
-    assert!(run.ok, "{}", run.stderr);
+    assert!(run.ok(), "{}", run.stderr);
     assert_same_csv(&run.stdout, "expected_custom.csv");
     // The second run reads the label embeddings from the cache.
     let again = arbor(&args);
-    assert!(again.ok && !again.stderr.contains("encoded"), "{}", again.stderr);
+    assert!(again.ok() && !again.stderr.contains("encoded"), "{}", again.stderr);
     assert_eq!(again.stdout, run.stdout);
 
     let mut args = vec!["classify", "--model", &m, "--bins", &bins, "--format", "csv"];
-    args.extend(IMAGES);
+    args.extend(photos.iter().map(String::as_str));
     let run = arbor(&args);
-    assert!(run.ok, "{}", run.stderr);
+    assert!(run.ok(), "{}", run.stderr);
     assert_same_csv(&run.stdout, "expected_bins.csv");
 }
 
@@ -224,7 +177,7 @@ fn bad_files_are_reported_and_skipped_and_output_streams_to_a_file() {
         "--format",
         "csv",
     ]);
-    assert!(run.ok && run.stdout.lines().nth(1).unwrap().starts_with("images/chelsea.png,unknown"), "{}", run.stdout);
+    assert!(run.ok() && run.stdout.lines().nth(1).unwrap().starts_with("images/chelsea.png,unknown"), "{}", run.stdout);
     let run = arbor(&[
         "classify",
         "--model",
@@ -246,7 +199,7 @@ fn embed_and_tokenize() {
     let m = model();
     let out = dir.path().join("e.npy");
     let run = arbor(&["embed", "image", "--model", &m, "images", "--out", out.to_str().unwrap(), "--normalize"]);
-    assert!(run.ok, "{}", run.stderr);
+    assert!(run.ok(), "{}", run.stderr);
     let npy = npyz::NpyFile::new(std::fs::File::open(&out).unwrap()).unwrap();
     assert_eq!(npy.shape(), &[8, 32]);
     let rows: Vec<f32> = npy.into_vec().unwrap();
@@ -259,7 +212,7 @@ fn embed_and_tokenize() {
             .unwrap();
     for (row, path) in paths.lines().enumerate() {
         let name = Path::new(path).file_name().unwrap().to_str().unwrap();
-        let i = IMAGES.iter().position(|x| x.ends_with(name)).unwrap();
+        let i = common::IMAGES.iter().position(|x| x.ends_with(name)).unwrap();
         for c in 0..32 {
             assert!((rows[row * 32 + c] - reference[i * 32 + c]).abs() < 1e-5, "{name}");
         }
@@ -283,7 +236,7 @@ fn embed_and_tokenize() {
         "--out",
         out.to_str().unwrap(),
     ]);
-    assert!(run.ok, "{}", run.stderr);
+    assert!(run.ok(), "{}", run.stderr);
     let v: Vec<f32> = npyz::NpyFile::new(std::fs::File::open(&out).unwrap()).unwrap().into_vec().unwrap();
     assert!((v.iter().map(|x| x * x).sum::<f32>() - 1.0).abs() < 1e-5);
 }
