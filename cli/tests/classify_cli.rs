@@ -6,12 +6,7 @@ mod common;
 use std::path::Path;
 use std::sync::OnceLock;
 
-use common::{arbor, fixtures, model};
-
-/// The fixture photos, as paths relative to the fixture folder (where `arbor` runs).
-fn images() -> Vec<String> {
-    common::IMAGES.iter().map(|name| format!("images/{name}")).collect()
-}
+use common::{arbor, fixtures, images, model};
 
 /// pybioclip's tree of life for the tiny model, imported once per test binary.
 fn tol() -> String {
@@ -212,7 +207,7 @@ fn embed_and_tokenize() {
             .unwrap();
     for (row, path) in paths.lines().enumerate() {
         let name = Path::new(path).file_name().unwrap().to_str().unwrap();
-        let i = common::IMAGES.iter().position(|x| x.ends_with(name)).unwrap();
+        let i = images().iter().position(|x| x.ends_with(name)).unwrap();
         for c in 0..32 {
             assert!((rows[row * 32 + c] - reference[i * 32 + c]).abs() < 1e-5, "{name}");
         }

@@ -4,17 +4,18 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::{IMAGES, arbor, arg, fixtures, model};
+use common::{arbor, arg, fixtures, images, model};
 
 /// Copies the fixture photos named by `names` into `dir` (so the collection's absolute paths are
 /// predictable) and returns their new paths.
-fn copy_photos(dir: &Path, names: &[&str]) -> Vec<PathBuf> {
+/// Copies fixture photos (paths relative to the fixture folder) into `dir`.
+fn copy_photos(dir: &Path, photos: &[String]) -> Vec<PathBuf> {
     std::fs::create_dir_all(dir).unwrap();
-    names
+    photos
         .iter()
-        .map(|n| {
-            let to = dir.join(n);
-            std::fs::copy(fixtures().join("images").join(n), &to).unwrap();
+        .map(|p| {
+            let to = dir.join(Path::new(p).file_name().unwrap());
+            std::fs::copy(fixtures().join(p), &to).unwrap();
             to.canonicalize().unwrap()
         })
         .collect()
@@ -42,7 +43,7 @@ fn listed(collection: &Path) -> Vec<String> {
 #[test]
 fn search_by_image_finds_the_photo_itself_and_text_search_ranks_by_cosine() {
     let dir = tempfile::tempdir().unwrap();
-    let photos = copy_photos(&dir.path().join("photos"), &IMAGES);
+    let photos = copy_photos(&dir.path().join("photos"), &images());
     std::fs::write(dir.path().join("photos/broken.jpg"), b"not a jpeg").unwrap();
     let coll = dir.path().join("coll");
     let run =
@@ -94,7 +95,7 @@ fn search_by_image_finds_the_photo_itself_and_text_search_ranks_by_cosine() {
 #[test]
 fn add_embeds_only_new_photos_and_keeps_the_old_ones() {
     let dir = tempfile::tempdir().unwrap();
-    let photos = copy_photos(&dir.path().join("photos"), &IMAGES);
+    let photos = copy_photos(&dir.path().join("photos"), &images());
     let coll = dir.path().join("coll");
     let (m, c) = (model(), arg(&coll));
     arbor(&["collection", "build", "--model", &m, &arg(&photos[0]), &arg(&photos[1]), "--out", &c]).success();
@@ -117,7 +118,7 @@ fn add_embeds_only_new_photos_and_keeps_the_old_ones() {
     }
 
     // A bad new file is reported, skipped, and the good ones still added.
-    let extra = copy_photos(&dir.path().join("more"), &["china.jpg"]);
+    let extra = copy_photos(&dir.path().join("more"), &["images/china.jpg".to_owned()]);
     std::fs::write(dir.path().join("more/empty.png"), b"").unwrap();
     let run = arbor(&["collection", "add", &c, "--model", &m, &arg(&dir.path().join("more"))]);
     assert_eq!(run.code, Some(3), "{}", run.stderr);

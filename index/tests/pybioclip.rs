@@ -16,16 +16,13 @@ fn npy<T: npyz::Deserialize>(name: &str) -> (Vec<u64>, Vec<T>) {
     (npy.shape().to_vec(), npy.into_vec().unwrap())
 }
 
-const IMAGES: [&str; 8] = [
-    "chelsea.png",
-    "china.jpg",
-    "grace_hopper.jpg",
-    "camera.png",
-    "coffee_palette.png",
-    "flower_exif6.jpg",
-    "astronaut_tiny.png",
-    "astronaut_rgba.png",
-];
+/// The fixture photos (`images/chelsea.png`, …) in manifest order: the order of the rows of
+/// pybioclip's expected CSVs.
+fn images() -> Vec<String> {
+    let manifest = fixture("../manifest.json");
+    let manifest: serde_json::Value = serde_json::from_reader(std::fs::File::open(manifest).unwrap()).unwrap();
+    manifest["images"].as_array().unwrap().iter().map(|image| image["file"].as_str().unwrap().to_owned()).collect()
+}
 
 fn index() -> (tempfile::TempDir, TaxonIndex) {
     let taxa = read_pybioclip_names(&fixture("txt_emb_species.json")).unwrap();
@@ -47,13 +44,13 @@ fn check(index: &TaxonIndex, expected: &str, rank: Rank, ids: &[TaxonId], probs:
     let header = reader.headers().unwrap().clone();
     let rows: Vec<csv::StringRecord> = reader.records().map(|r| r.unwrap()).collect();
     let mut next = 0;
-    for (i, image) in IMAGES.iter().enumerate() {
+    for (i, image) in images().iter().enumerate() {
         let row = &probs[i * ids.len()..(i + 1) * ids.len()];
         let pairs: Vec<(TaxonId, f32)> = ids.iter().copied().zip(row.iter().copied()).collect();
         for hit in index.rank_top_k(&pairs, rank, 5, 1e-9).unwrap() {
             let want = &rows[next];
             next += 1;
-            assert_eq!(&want[0], format!("images/{image}"), "{expected} row {next}");
+            assert_eq!(&want[0], image, "{expected} row {next}");
             for (c, name) in hit.path.iter().enumerate() {
                 assert_eq!(&want[c + 1], name, "{expected} row {next} column {}", &header[c + 1]);
             }

@@ -89,7 +89,7 @@ pub struct ClassifyArgs {
     /// Write results to this file (streamed and flushed per image) instead of stdout.
     #[arg(long)]
     output: Option<PathBuf>,
-    /// Images per model call.
+    /// Images per model call, and per pass over the taxa's vectors when scoring the whole tree.
     #[arg(long, default_value_t = 8)]
     batch_size: usize,
     /// Image pipeline: squash (pybioclip) or crop (open_clip); default: the model's.
@@ -280,26 +280,23 @@ fn answer_batch(
             features.extend_from_slice(f);
         }
     }
-    let probabilities = match target {
-        Target::Tree { classifier, .. } if !features.is_empty() => Some(classifier.probabilities(&features)),
-        _ => None,
-    };
-    let mut tree_rows = match probabilities {
-        Some(Ok(p)) => p.into_iter().map(Ok).collect(),
-        Some(Err(e)) => {
-            let message = format!("{e:#}");
-            pending.iter().filter(|(_, r)| r.is_ok()).map(|_| Err(anyhow::anyhow!("{message}"))).collect()
+    // One pass over the taxa for the whole batch: the tree's softmax needs every taxon's score.
+    let tree = match target {
+        Target::Tree { classifier, .. } if !features.is_empty() => {
+            classifier.probabilities(&features).map_err(|e| format!("{e:#}"))
         }
-        None => Vec::new(),
-    }
-    .into_iter();
+        _ => Ok(Vec::new()),
+    };
+    let mut decoded = 0;
     pending
         .drain(..)
         .map(|(i, r)| {
             let answered = r.and_then(|f| match target {
                 Target::Tree { classifier, index } => {
-                    let probs = tree_rows.next().unwrap_or_else(|| Err(anyhow::anyhow!("no probabilities")))?;
-                    tree_answer(classifier, index, &probs, a)
+                    decoded += 1;
+                    let probs = tree.as_ref().map_err(|e| anyhow::anyhow!("{e}"))?;
+                    let probs = probs.get(decoded - 1).context("one row of probabilities per photo")?;
+                    tree_answer(classifier, index, probs, a)
                 }
                 Target::Labels(c) => {
                     Ok(c.classify(&f, a.k).into_iter().map(|h| vec![h.label, h.score.to_string()]).collect())

@@ -12,17 +12,21 @@ pub fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/openclip")
 }
 
-/// The eight fixture photos.
-pub const IMAGES: [&str; 8] = [
-    "chelsea.png",
-    "china.jpg",
-    "grace_hopper.jpg",
-    "camera.png",
-    "coffee_palette.png",
-    "flower_exif6.jpg",
-    "astronaut_tiny.png",
-    "astronaut_rgba.png",
-];
+/// The fixture photos as paths relative to the fixture folder (`images/chelsea.png`, …), in the
+/// order of its manifest, which is the order of every reference array.
+pub fn images() -> Vec<String> {
+    let manifest = fixtures().join("manifest.json");
+    let manifest: serde_json::Value =
+        serde_json::from_reader(std::fs::File::open(&manifest).expect("fixture manifest")).expect("manifest JSON");
+    let files: Vec<String> = manifest["images"]
+        .as_array()
+        .expect("manifest lists images")
+        .iter()
+        .map(|image| image["file"].as_str().expect("image file").to_owned())
+        .collect();
+    assert_eq!(files.len(), 8, "the fixture has eight photos");
+    files
+}
 
 /// The result of one `arbor` run.
 pub struct Run {

@@ -132,10 +132,9 @@ impl<B: Backend> VisionTransformer<B> {
         tokens + self.positional_embedding.val().unsqueeze::<3>()
     }
 
-    /// `ln_post(x[:, 0]) @ proj`.
-    fn pool(&self, tokens: Tensor<B, 3>) -> (Tensor<B, 2>, Tensor<B, 2>) {
-        let [batch, _, width] = tokens.dims();
-        let class = self.ln_post.forward(tokens.narrow(1, 0, 1).reshape([batch, width]));
+    /// `ln_post(class)` and `ln_post(class) @ proj` of the class tokens `[batch, width]`.
+    fn pool(&self, class: Tensor<B, 2>) -> (Tensor<B, 2>, Tensor<B, 2>) {
+        let class = self.ln_post.forward(class);
         let projected = class.clone().matmul(self.proj.val());
         (class, projected)
     }
@@ -144,8 +143,7 @@ impl<B: Backend> VisionTransformer<B> {
     pub(crate) fn forward(&self, pixels: Tensor<B, 4>) -> Tensor<B, 2> {
         let [batch, ..] = pixels.dims();
         let x = self.ln_pre.forward(self.embed(self.patch_embed(pixels)));
-        let class = self.transformer.forward_pooled(x, false, &vec![0; batch]);
-        self.ln_post.forward(class).matmul(self.proj.val())
+        self.pool(self.transformer.forward_pooled(x, false, &vec![0; batch])).1
     }
 
     /// [`VisionTransformer::forward`], recording every intermediate activation.
@@ -154,7 +152,8 @@ impl<B: Backend> VisionTransformer<B> {
         let embed = self.embed(patch_embed.clone());
         let ln_pre = self.ln_pre.forward(embed.clone());
         let blocks = self.transformer.forward_traced(ln_pre.clone(), false);
-        let (ln_post_cls, projected) = self.pool(blocks.last.clone());
+        let [batch, _, width] = blocks.last.dims();
+        let (ln_post_cls, projected) = self.pool(blocks.last.clone().narrow(1, 0, 1).reshape([batch, width]));
         VisionTrace {
             patch_embed,
             embed,
