@@ -406,6 +406,20 @@ fn the_model_trains_under_autodiff() -> Result {
     Ok(())
 }
 
+/// Under autodiff the CPU kernels step aside (they only take plain flex tensors) and burn's
+/// generic attention, GELU and pooled last block run: they too must give open_clip's features.
+#[test]
+fn the_generic_ops_path_matches_open_clip() -> Result {
+    type Train = burn::backend::Autodiff<TestBackend>;
+    let dir = fixtures().join("tiny_gelu");
+    let config = ClipConfig::from_open_clip_json(dir.join("open_clip_config.json"))?;
+    let model = Clip::<Train>::from_checkpoint(&config, dir.join("model.safetensors"), &Default::default())?;
+    let images = model.encode_image(Tensor::from_inner(pixel_batch()?))?.inner();
+    let texts = model.encode_text(Tensor::from_inner(text_ids()?))?.inner();
+    assert_relative(images, &dir.join("image_features_f64.npy"), 1e-5)?;
+    assert_relative(texts, &dir.join("text_features_f64.npy"), 1e-5)
+}
+
 #[test]
 fn seeded_initialisation_is_reproducible_and_scaled_like_open_clip() -> Result {
     let config = ClipConfig::tiny();

@@ -238,8 +238,8 @@ impl TaxonIndex {
         let nq = queries.len() / dim;
         let blocks: Vec<Range<usize>> =
             range.clone().step_by(SLOT_BLOCK).map(|s| s..(s + SLOT_BLOCK).min(range.end)).collect();
-        // Each worker keeps its scratch buffers across blocks: a fresh 4 MB score buffer per
-        // block cost as much in page faults and zeroing as the GEMM that fills it.
+        // Each worker keeps its scratch buffers across blocks, so that a block does not allocate
+        // and zero its own score buffer (4 MB at 512 queries × 2048 taxa).
         let tops = blocks
             .into_par_iter()
             .fold(

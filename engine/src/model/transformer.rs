@@ -107,19 +107,21 @@ impl<B: Backend> MultiheadAttention<B> {
     /// Self-attention over `x` `[batch, tokens, width]`, causal (each token sees only itself and
     /// earlier tokens) when `causal` is set.
     pub fn forward(&self, x: Tensor<B, 3>, causal: bool) -> Tensor<B, 3> {
-        // One GEMM for q, k and v.
-        let qkv = affine(x, self.in_proj_weight.val(), Some(self.in_proj_bias.val()));
-        let context = kernels::packed_attention(qkv, self.heads, causal, None)
-            .unwrap_or_else(|qkv| self.generic_attention(qkv, causal));
-        apply(&self.out_proj, context)
+        self.attend(x, causal, None)
     }
 
-    /// [`MultiheadAttention::forward`] for one token per sequence only, at `positions[i]` of
-    /// sequence `i`, as `[batch, 1, width]`.
-    fn forward_rows(&self, x: Tensor<B, 3>, causal: bool, positions: &[usize]) -> Tensor<B, 3> {
+    /// Attention for every token (`queries` `None`, `[batch, tokens, width]`) or for one token
+    /// per sequence, at `queries[i]` of sequence `i` (`[batch, 1, width]`).
+    fn attend(&self, x: Tensor<B, 3>, causal: bool, queries: Option<&[usize]>) -> Tensor<B, 3> {
+        // One GEMM for q, k and v.
         let qkv = affine(x, self.in_proj_weight.val(), Some(self.in_proj_bias.val()));
-        let context = kernels::packed_attention(qkv, self.heads, causal, Some(positions))
-            .unwrap_or_else(|qkv| rows_at(self.generic_attention(qkv, causal), positions).unsqueeze_dim(1));
+        let context = kernels::packed_attention(qkv, self.heads, causal, queries).unwrap_or_else(|qkv| {
+            let all = self.generic_attention(qkv, causal);
+            match queries {
+                Some(positions) => rows_at(all, positions).unsqueeze_dim(1),
+                None => all,
+            }
+        });
         apply(&self.out_proj, context)
     }
 
@@ -215,7 +217,7 @@ impl<B: Backend> ResidualAttentionBlock<B> {
     /// The block's output at `positions[i]` of sequence `i` only, `[batch, width]`: every
     /// token is still attended to, but only those rows are computed.
     fn forward_rows(&self, x: Tensor<B, 3>, causal: bool, positions: &[usize]) -> Tensor<B, 2> {
-        let attended = self.attn.forward_rows(self.ln_1.forward(x.clone()), causal, positions);
+        let attended = self.attn.attend(self.ln_1.forward(x.clone()), causal, Some(positions));
         let mid = rows_at(x, positions).unsqueeze_dim::<3>(1) + attended;
         self.mlp_residual(mid).squeeze_dim(1)
     }
@@ -243,8 +245,8 @@ impl<B: Backend> Transformer<B> {
 
     /// The output of [`Transformer::forward`] at `positions[i]` of sequence `i`, `[batch,
     /// width]`: the token each tower pools (the class token, the end-of-text token). Nothing
-    /// else of the last block reaches that row, so the last block computes it alone (about
-    /// 5/6 of the block's work saved).
+    /// else of the last block reaches that row, so the last block computes it alone (keys and
+    /// values still for every token: about three quarters of the block's work saved).
     pub fn forward_pooled(&self, x: Tensor<B, 3>, causal: bool, positions: &[usize]) -> Tensor<B, 2> {
         match self.resblocks.split_last() {
             Some((last, earlier)) => {
