@@ -1,50 +1,81 @@
-//! Turning the paths a user typed into the list of images to process.
+//! Turning what a user typed into inputs: photo paths (folders walked by the engine, `-` for
+//! stdin), class lists, text lines; and the one exit-status convention.
 
+use std::io::BufRead;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 
-/// File extensions picked up when a folder is expanded (case-insensitive).
-/// Formats Arbor cannot decode are still listed, so they are reported rather than silently skipped.
-const IMAGE_EXTENSIONS: [&str; 9] = ["jpg", "jpeg", "png", "webp", "gif", "bmp", "tif", "tiff", "heic"];
+/// Exit status when some inputs could not be processed (the others were). Every command that
+/// takes many photos uses it: 0 all done, 3 some inputs failed, 1 error, 2 usage.
+pub const EXIT_SOME_FAILED: u8 = 3;
 
-/// Files as given, folders expanded recursively in sorted order; the order of
-/// the arguments is kept. A path that does not exist is an error.
-pub fn expand(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
-    let mut out = Vec::new();
+/// The photos the arguments name: files as given, folders walked (each file once, hidden
+/// files left out, links followed without loops), `-` replaced by the paths on stdin. What the
+/// walk left out is said on stderr.
+pub fn photo_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    let mut args = Vec::with_capacity(paths.len());
     for p in paths {
-        let meta = std::fs::metadata(p).with_context(|| format!("{}: cannot read", p.display()))?;
-        if meta.is_dir() {
-            walk(p, &mut out)?;
+        if p.as_os_str() == "-" {
+            for line in std::io::stdin().lock().lines() {
+                let line = line.context("reading paths from stdin")?;
+                let line = line.trim();
+                if !line.is_empty() {
+                    args.push(PathBuf::from(line));
+                }
+            }
         } else {
-            out.push(p.clone());
+            args.push(p.clone());
         }
     }
-    Ok(out)
-}
-
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
-        .with_context(|| format!("{}: cannot list folder", dir.display()))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .collect();
-    entries.sort();
-    for e in entries {
-        if e.is_dir() {
-            walk(&e, out)?;
-        } else if is_image(&e) {
-            out.push(e);
-        }
+    let photos = arbor_engine::find_photos(&args)?;
+    if let Some(skipped) = photos.skipped.describe() {
+        eprintln!("left out: {skipped}");
     }
-    Ok(())
+    if photos.files.is_empty() {
+        bail!("no photos found in {}", args.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "));
+    }
+    Ok(photos.files)
 }
 
-fn is_image(p: &Path) -> bool {
-    p.extension().and_then(|e| e.to_str()).is_some_and(|e| IMAGE_EXTENSIONS.iter().any(|x| x.eq_ignore_ascii_case(e)))
+/// `--cls`: "a,b,c", or a file with one class per line. A value that looks like a file name
+/// (a path separator, or a text/CSV extension, and no comma) must be an existing file, so a
+/// typo is an error and not a class named after it.
+pub fn class_list(value: &str) -> Result<Vec<String>> {
+    let path = Path::new(value);
+    if path.is_file() {
+        return read_lines(path);
+    }
+    let looks_like_file = !value.contains(',')
+        && (value.contains(std::path::MAIN_SEPARATOR)
+            || path.extension().and_then(|e| e.to_str()).is_some_and(|e| {
+                ["txt", "csv", "tsv", "list", "lst"].iter().any(|x| x.eq_ignore_ascii_case(e))
+            }));
+    if looks_like_file {
+        bail!("--cls {value}: no such file (give classes as \"a,b,c\" or an existing file with one per line)");
+    }
+    Ok(value.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect())
 }
 
 /// Non-empty, trimmed lines of a text file (labels, one per line).
 pub fn read_lines(path: &Path) -> Result<Vec<String>> {
     let text = std::fs::read_to_string(path).with_context(|| format!("{}: cannot read", path.display()))?;
     Ok(text.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_owned).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn class_lists_from_text_or_an_existing_file() {
+        assert_eq!(class_list("cat, dog").unwrap(), ["cat", "dog"]);
+        let e = class_list("lables.txt").unwrap_err().to_string();
+        assert!(e.contains("no such file"), "{e}");
+        assert!(class_list("dir/labels").is_err());
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("labels.txt");
+        std::fs::write(&f, "a\n\n b \n").unwrap();
+        assert_eq!(class_list(f.to_str().unwrap()).unwrap(), ["a", "b"]);
+    }
 }

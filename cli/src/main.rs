@@ -48,6 +48,9 @@ enum Command {
     /// Convert model weights from other tools.
     #[command(subcommand)]
     Import(commands::model::ImportCommand),
+    /// Inspect and check Arbor model directories.
+    #[command(subcommand)]
+    Model(commands::model::ModelCommand),
     /// Build, inspect and query taxon indexes.
     #[command(subcommand)]
     Index(commands::index::IndexCommand),
@@ -66,6 +69,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    restore_sigpipe();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Classify(a) => commands::classify::run(a),
@@ -74,9 +78,10 @@ fn main() -> ExitCode {
         Command::Eval(a) => commands::eval::eval(a).map(|()| 0),
         Command::Synth(a) => commands::train::synth(&a).map(|()| 0),
         Command::Train(a) => commands::train::train(&a).map(|()| 0),
-        Command::Embed(cmd) => commands::embed::run(cmd).map(|()| 0),
-        Command::Fewshot(cmd) => commands::fewshot::run(cmd).map(|()| 0),
+        Command::Embed(cmd) => commands::embed::run(cmd),
+        Command::Fewshot(cmd) => commands::fewshot::run(cmd),
         Command::Import(cmd) => commands::model::import(cmd).map(|()| 0),
+        Command::Model(cmd) => commands::model::model(cmd).map(|()| 0),
         Command::Index(cmd) => commands::index::run(cmd).map(|()| 0),
         Command::Search(a) => commands::collection::search(a).map(|()| 0),
         Command::Tokenize(a) => commands::model::tokenize(a).map(|()| 0),
@@ -84,8 +89,100 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", error_message(&e));
             ExitCode::FAILURE
         }
+    }
+}
+
+/// An error and its causes on one line, each said once: library errors that wrap an OS error
+/// already print it, and anyhow's `{:#}` would print it again.
+pub fn error_message(e: &anyhow::Error) -> String {
+    let mut message = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if message.contains(&text) {
+            continue;
+        }
+        if !message.is_empty() {
+            message.push_str(": ");
+        }
+        message.push_str(&text);
+    }
+    message
+}
+
+/// Rust ignores SIGPIPE, so `arbor … | head -1` would see every later write fail (and
+/// `println!` panic). A command-line tool should end quietly when its reader goes away, as
+/// `cat` does: restore the default action.
+fn restore_sigpipe() {
+    #[cfg(unix)]
+    // SAFETY: called first thing in main, before any thread exists; SIG_DFL is a valid action.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::{CommandFactory, Parser};
+
+    use super::Cli;
+
+    /// Every `arbor …` line in every command's help is an example a user may paste: it must parse.
+    #[test]
+    fn every_help_example_parses() {
+        let mut checked = 0;
+        let mut stack = vec![Cli::command()];
+        while let Some(cmd) = stack.pop() {
+            let help = cmd.get_after_help().map(|h| h.to_string()).unwrap_or_default();
+            for line in help.lines().map(str::trim) {
+                let Some(example) = line.split(" | ").last().filter(|l| l.starts_with("arbor ")) else { continue };
+                let example = example.split("  #").next().unwrap_or_default();
+                let args = shell_words(example);
+                if let Err(e) = Cli::try_parse_from(&args) {
+                    panic!("`{example}` in the help of `{}` does not parse:\n{e}", cmd.get_name());
+                }
+                checked += 1;
+            }
+            stack.extend(cmd.get_subcommands().cloned());
+        }
+        assert!(checked > 30, "only {checked} examples found");
+    }
+
+    /// Splits a command line as a POSIX shell would for these examples: words, 'single' and
+    /// "double" quotes.
+    fn shell_words(line: &str) -> Vec<String> {
+        let (mut words, mut word, mut quote, mut in_word) = (Vec::new(), String::new(), None, false);
+        for c in line.chars() {
+            match (quote, c) {
+                (None, '\'' | '"') => {
+                    quote = Some(c);
+                    in_word = true;
+                }
+                (Some(q), c) if c == q => quote = None,
+                (None, c) if c.is_whitespace() => {
+                    if in_word {
+                        words.push(std::mem::take(&mut word));
+                        in_word = false;
+                    }
+                }
+                (_, c) => {
+                    word.push(c);
+                    in_word = true;
+                }
+            }
+        }
+        if in_word {
+            words.push(word);
+        }
+        words
+    }
+
+    #[test]
+    fn causes_are_said_once() {
+        let os = std::io::Error::new(std::io::ErrorKind::NotFound, "No such file");
+        let e = anyhow::Error::new(std::io::Error::other(format!("x.jpg: {os}"))).context("reading photos");
+        assert_eq!(super::error_message(&e), "reading photos: x.jpg: No such file");
     }
 }

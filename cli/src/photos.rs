@@ -5,10 +5,8 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use arbor_engine::Embedder;
-use arbor_engine::embedder::normalize_row;
+use arbor_engine::Engine;
 
-use crate::inputs::expand;
 use crate::progress::bar;
 
 /// Photos that were embedded: their positions in the input, unit embeddings row-major.
@@ -22,14 +20,13 @@ pub struct Embedded {
 }
 
 /// Embeds `files` (unit rows), reporting each unreadable one on stderr and leaving it out.
-pub fn embed_skipping_bad(embedder: &Embedder, files: &[PathBuf], batch_size: usize, what: &str) -> Result<Embedded> {
+pub fn embed_skipping_bad(engine: &Engine, files: &[PathBuf], batch_size: usize, what: &str) -> Result<Embedded> {
     let progress = bar(files.len() as u64, what);
     let mut out = Embedded { kept: Vec::new(), rows: Vec::new(), failed: 0 };
-    embedder.embed_files(files, batch_size, |i, r| {
+    engine.embed_files(files, batch_size, |i, r| {
         progress.inc(1);
         match r {
-            Ok(mut row) => {
-                normalize_row(&mut row);
+            Ok(row) => {
                 out.kept.push(i);
                 out.rows.extend(row);
             }
@@ -63,7 +60,11 @@ impl Labelled {
         let mut set = Labelled { files: Vec::new(), labels: Vec::new() };
         for class in &classes {
             let label = class.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-            let files = expand(std::slice::from_ref(class))?;
+            let found = arbor_engine::find_photos(std::slice::from_ref(class))?;
+            if let Some(skipped) = found.skipped.describe() {
+                eprintln!("{}: left out {skipped}", class.display());
+            }
+            let files = found.files;
             if files.is_empty() {
                 eprintln!("warning: {}: no images, class {label:?} left out", class.display());
             }
@@ -117,8 +118,8 @@ impl Labelled {
 
     /// Embeds the photos, leaving out (and reporting) unreadable ones; returns the labels of the
     /// embedded photos with their unit rows.
-    pub fn embed(&self, embedder: &Embedder, batch_size: usize) -> Result<(Vec<String>, Vec<f32>, usize)> {
-        let e = embed_skipping_bad(embedder, &self.files, batch_size, "embedding")?;
+    pub fn embed(&self, engine: &Engine, batch_size: usize) -> Result<(Vec<String>, Vec<f32>, usize)> {
+        let e = embed_skipping_bad(engine, &self.files, batch_size, "embedding")?;
         let labels = e.kept.iter().map(|&i| self.labels[i].clone()).collect();
         Ok((labels, e.rows, e.failed))
     }

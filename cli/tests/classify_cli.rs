@@ -159,19 +159,17 @@ fn bad_files_are_reported_and_skipped_and_output_streams_to_a_file() {
     assert!(lines[2]["error"].as_str().unwrap().contains("notes.jpg"));
     assert_eq!(lines[3]["file_name"], "images/china.jpg");
 
-    // Open set: with a floor no answer reaches, the answer is "unknown"; with 0 it is a species.
-    let run = arbor(&[
-        "classify",
-        "--model",
-        &m,
-        "--index",
-        &t,
-        "images/chelsea.png",
-        "--min-confidence",
-        "1.01",
-        "--format",
-        "csv",
-    ]);
+    // Open set: a threshold is a probability; with 1 no answer of this tree (several kingdoms)
+    // reaches it, so the answer is "unknown"; with a tiny one it is a species.
+    let open_set = |p: &str| {
+        arbor(&["classify", "--model", &m, "--index", &t, "images/chelsea.png", "--min-confidence", p, "--format", "csv"])
+    };
+    for bad in ["1.01", "0", "-0.5"] {
+        let run = open_set(bad);
+        assert_eq!(run.code, Some(2), "{bad}: {}", run.stderr);
+        assert!(run.stderr.contains("(0, 1]"), "{}", run.stderr);
+    }
+    let run = open_set("1");
     assert!(run.ok() && run.stdout.lines().nth(1).unwrap().starts_with("images/chelsea.png,unknown"), "{}", run.stdout);
     let run = arbor(&[
         "classify",
@@ -181,7 +179,7 @@ fn bad_files_are_reported_and_skipped_and_output_streams_to_a_file() {
         &t,
         "images/chelsea.png",
         "--min-confidence",
-        "0",
+        "1e-30",
         "--format",
         "csv",
     ]);

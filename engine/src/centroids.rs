@@ -9,7 +9,7 @@ use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use arbor_index::{IndexBuilder, TaxonId, TaxonIndex, TaxonRecord};
+use arbor_index::{IndexBuilder, TaxonId, TaxonIndex, TaxonRecord, IndexKind};
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
@@ -20,7 +20,8 @@ use crate::error::{EngineError, Result};
 /// The small JSON file beside the centroid index: what the index format has no room for.
 pub const CENTROIDS_META_FILE: &str = "centroids.json";
 const META_FORMAT: &str = "arbor-centroids";
-const META_VERSION: u32 = 1;
+// Version 2: the model identity covers architecture and image pipeline, not only the weights.
+const META_VERSION: u32 = 2;
 
 /// Class centroids fitted on labelled support embeddings.
 #[derive(Debug, Clone, PartialEq)]
@@ -204,7 +205,7 @@ impl Centroids {
         let records: Vec<TaxonRecord> =
             self.labels.iter().map(|l| TaxonRecord { common_name: l.clone(), ..Default::default() }).collect();
         replace_dir(dir, |tmp| {
-            IndexBuilder::new(self.dim).graph(None).source("arbor few-shot centroids").build(
+            IndexBuilder::new(self.dim).graph(None).kind(IndexKind::Centroids).model(model_identity).build(
                 &records,
                 &self.vectors,
                 tmp,
@@ -222,6 +223,8 @@ impl Centroids {
     /// A missing or damaged file (the error names it), or parts that do not fit together.
     pub fn load(dir: impl AsRef<Path>) -> Result<(Centroids, String)> {
         let dir = dir.as_ref();
+        // The index first: a tree of life or a collection given as centroids is named as such.
+        let index = TaxonIndex::open_kind(dir, IndexKind::Centroids)?;
         let meta_path = dir.join(CENTROIDS_META_FILE);
         let text = fs::read(&meta_path).map_err(|source| EngineError::Io { path: meta_path.clone(), source })?;
         let bad = |problem: String| {
@@ -234,7 +237,6 @@ impl Centroids {
                 meta.format, meta.version
             )));
         }
-        let index = TaxonIndex::open(dir)?;
         if index.len() != meta.classes || index.dim() != meta.dim || meta.support_mean.len() != meta.dim {
             return Err(bad(format!(
                 "it describes {} classes of width {}, but {} holds {} of width {}",

@@ -8,7 +8,7 @@
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
-use arbor_index::{GraphParams, IndexBuilder, SearchMode, TaxonId, TaxonIndex, TaxonRecord};
+use arbor_index::{GraphParams, IndexBuilder, IndexKind, SearchMode, TaxonId, TaxonIndex, TaxonRecord};
 
 use crate::error::{EngineError, Result};
 
@@ -17,12 +17,10 @@ use crate::error::{EngineError, Result};
 pub const GRAPH_THRESHOLD: usize = 50_000;
 /// Beam width of approximate collection searches.
 const SEARCH_EF: usize = 256;
-const KIND: &str = "arbor-collection";
 
-/// What a collection's build info records (as JSON in the index's free-text `source` field).
-#[derive(serde::Serialize, serde::Deserialize)]
-struct CollectionMeta {
-    kind: String,
+/// What index format 1 recorded of a collection (as JSON in the free-text `source` field).
+#[derive(serde::Deserialize)]
+struct CollectionMetaV1 {
     model_identity: String,
 }
 
@@ -48,16 +46,15 @@ impl Collection {
     /// A missing or damaged index (the error names the file), or an index that is not a
     /// collection (e.g. a tree of life).
     pub fn open(dir: impl AsRef<Path>) -> Result<Self> {
-        let index = TaxonIndex::open(dir)?;
-        let source = index.info().meta.source;
-        let meta: CollectionMeta =
-            serde_json::from_str(&source).ok().filter(|m: &CollectionMeta| m.kind == KIND).ok_or_else(|| {
-                EngineError::Invalid(format!(
-                    "{}: not a photo collection (see `arbor collection build`)",
-                    index.path().display()
-                ))
-            })?;
-        Ok(Collection { index, model_identity: meta.model_identity })
+        let index = TaxonIndex::open_kind(dir, IndexKind::Collection)?;
+        let model_identity = match index.model_identity() {
+            Some(identity) => identity.to_owned(),
+            // Format 1 kept the identity in the free-text source.
+            None => serde_json::from_str::<CollectionMetaV1>(&index.info().meta.source)
+                .map(|m| m.model_identity)
+                .map_err(|e| EngineError::Invalid(format!("{}: unreadable collection metadata: {e}", index.path().display())))?,
+        };
+        Ok(Collection { index, model_identity })
     }
 
     /// Writes a collection of `paths` with their unit embeddings (row-major, in path order) to
@@ -79,10 +76,13 @@ impl Collection {
         let dim = vectors.len() / paths.len();
         let records: Vec<TaxonRecord> =
             paths.iter().map(|p| TaxonRecord { common_name: p.clone(), ..Default::default() }).collect();
-        let meta = CollectionMeta { kind: KIND.into(), model_identity: model_identity.into() };
-        let source = serde_json::to_string(&meta).map_err(|e| EngineError::Invalid(e.to_string()))?;
         let graph = (paths.len() >= GRAPH_THRESHOLD).then(GraphParams::default);
-        IndexBuilder::new(dim).graph(graph).source(source).build(&records, vectors, dir)?;
+        IndexBuilder::new(dim)
+            .graph(graph)
+            .kind(IndexKind::Collection)
+            .model(model_identity)
+            .source("arbor photo collection")
+            .build(&records, vectors, dir)?;
         Ok(())
     }
 
@@ -173,6 +173,6 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         IndexBuilder::new(2).graph(None).build(&[TaxonRecord::default()], &[1.0, 0.0], dir.path()).unwrap();
         let e = Collection::open(dir.path()).err().unwrap().to_string();
-        assert!(e.contains("not a photo collection") && e.contains("index.arbor"), "{e}");
+        assert!(e.contains("not a photo collection") && e.contains("tree of life") && e.contains("index.arbor"), "{e}");
     }
 }

@@ -10,6 +10,7 @@ use rayon::prelude::*;
 
 use crate::captions::Templates;
 use crate::error::{EngineError, Result};
+use crate::identity::ModelIdentity;
 use crate::model::{Clip, Cpu, ImageTransform, ModelDir};
 use crate::preprocess::{Pipeline, PixelTensor, Preprocessor};
 use crate::tokenizer::Tokenizer;
@@ -24,7 +25,7 @@ pub struct Embedder<B: Backend = Cpu> {
     device: B::Device,
     tokenizer: Tokenizer,
     preprocessor: Preprocessor,
-    identity: String,
+    identity: ModelIdentity,
     logit_scale: f32,
 }
 
@@ -49,13 +50,14 @@ impl<B: Backend> Embedder<B> {
     }
 
     /// Wraps a model already in memory (a trainer's, between epochs), with the `squash`
-    /// pipeline. `identity` is what label caches will key on.
-    pub fn from_model(model: Clip<B>, device: &B::Device, identity: String) -> Result<Self> {
+    /// pipeline. `weights_sha256` names the weights (see [`ModelIdentity`]).
+    pub fn from_model(model: Clip<B>, device: &B::Device, weights_sha256: String) -> Result<Self> {
         let config = model.config();
         let preprocessor = Preprocessor::new(Pipeline::Squash, config.vision.image_size)?
             .with_normalization(config.preprocess.mean, config.preprocess.std)?;
         let tokenizer = Tokenizer::new(config.text.context_length)?;
         let logit_scale = scalar(model.logit_multiplier())?;
+        let identity = ModelIdentity::new(&weights_sha256, config, Pipeline::Squash);
         Ok(Embedder { model, device: device.clone(), tokenizer, preprocessor, identity, logit_scale })
     }
 
@@ -64,7 +66,8 @@ impl<B: Backend> Embedder<B> {
         let config = self.model.config();
         self.preprocessor = Preprocessor::new(pipeline, config.vision.image_size)?
             .with_normalization(config.preprocess.mean, config.preprocess.std)?
-            .with_exif_orientation(false);
+            .with_exif_orientation(self.preprocessor.exif_orientation());
+        self.identity = ModelIdentity::new(self.identity.weights(), config, pipeline);
         Ok(self)
     }
 
@@ -74,8 +77,8 @@ impl<B: Backend> Embedder<B> {
         self
     }
 
-    /// The model's weights hash: what caches key on.
-    pub fn identity(&self) -> &str {
+    /// What this model's embeddings depend on: caches and stored embeddings key on it.
+    pub fn identity(&self) -> &ModelIdentity {
         &self.identity
     }
 

@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use arbor_index::{IndexBuilder, TaxonId, TaxonIndex, TaxonRecord};
+use arbor_index::{IndexBuilder, IndexKind, TaxonId, TaxonIndex, TaxonRecord};
 use burn::tensor::backend::Backend;
 
 use crate::captions::Templates;
@@ -37,7 +37,8 @@ impl LabelCache {
     }
 
     fn slot(&self, identity: &str, templates: Templates) -> PathBuf {
-        let id: String = identity.chars().take(16).collect();
+        // The whole identity: a shared prefix must not make two models share a cache.
+        let id = identity;
         self.dir.join("labels").join(format!("{id}-{}", templates.name()))
     }
 
@@ -50,7 +51,7 @@ impl LabelCache {
         templates: Templates,
         progress: impl FnMut(usize),
     ) -> Result<(Vec<f32>, usize)> {
-        let slot = self.slot(embedder.identity(), templates);
+        let slot = self.slot(embedder.identity().text(), templates);
         let mut known = read(&slot).unwrap_or_default();
         let mut missing: Vec<String> = labels.iter().filter(|l| !known.contains_key(*l)).cloned().collect();
         missing.sort();
@@ -70,7 +71,7 @@ impl LabelCache {
 
 /// The cached labels of one slot; a missing or damaged cache reads as empty.
 fn read(slot: &Path) -> Option<HashMap<String, Vec<f32>>> {
-    let index = TaxonIndex::open(slot).ok()?;
+    let index = TaxonIndex::open_kind(slot, IndexKind::LabelCache).ok()?;
     (0..index.len() as u32)
         .map(|i| {
             let id = TaxonId(i);
@@ -85,6 +86,6 @@ fn write(slot: &Path, known: &HashMap<String, Vec<f32>>, dim: usize) -> Result<(
     let records: Vec<TaxonRecord> =
         entries.iter().map(|(l, _)| TaxonRecord { common_name: (*l).clone(), ..Default::default() }).collect();
     let vectors: Vec<f32> = entries.iter().flat_map(|(_, v)| v.iter().copied()).collect();
-    IndexBuilder::new(dim).graph(None).source("label cache").build(&records, &vectors, slot)?;
+    IndexBuilder::new(dim).graph(None).kind(IndexKind::LabelCache).source("label cache").build(&records, &vectors, slot)?;
     Ok(())
 }

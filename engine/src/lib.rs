@@ -73,14 +73,23 @@ pub use centroids::{CentroidHit, Centroids, FewShotScore, evaluate_few_shot};
 pub mod collection;
 pub use collection::{Collection, PhotoHit};
 
+mod classify;
+pub use classify::{Answer, Classifier, Confidence, TreeQuestion};
+
 pub mod engine;
-pub use engine::{Engine, Image};
+pub use engine::{Engine, EngineBuilder, Image};
+
+mod identity;
+pub use identity::{ModelIdentity, short_identity};
+
+pub mod photos;
+pub use photos::{Photos, Skipped, find_photos};
 
 pub mod label_cache;
 pub mod tree_labels;
 pub mod zeroshot;
 pub use label_cache::LabelCache;
-pub use zeroshot::{LabelClassifier, LabelHit, Softmax, TreeClassifier};
+pub use zeroshot::{LabelClassifier, LabelHit, Softmax, TreeClassifier, read_bins};
 
 pub mod model;
 pub use model::{Clip, ClipConfig};

@@ -83,7 +83,7 @@ pub fn encode_resumable<B: Backend>(
     let dim = embedder.dim();
     let header = CheckpointHeader {
         format: FORMAT.into(),
-        model_identity: embedder.identity().into(),
+        model_identity: embedder.identity().text().into(),
         templates: templates.name().into(),
         labels: labels.len(),
         labels_sha256: labels_hash(labels),

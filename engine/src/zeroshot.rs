@@ -178,3 +178,33 @@ impl LabelClassifier {
         hits
     }
 }
+
+/// A bins file: CSV of `class,bin` rows under a header row (pybioclip's `--bins`, which it
+/// reads with pandas). Returns the classes and the bin of each.
+///
+/// # Errors
+/// The file cannot be read, a row has fewer than two fields or an empty one, or there are no rows.
+pub fn read_bins(path: &std::path::Path) -> Result<(Vec<String>, Vec<String>)> {
+    let bad = |problem: String| EngineError::Invalid(format!("{}: {problem}", path.display()));
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(true)
+        .from_path(path)
+        .map_err(|e| bad(e.to_string()))?;
+    let (mut classes, mut bins) = (Vec::new(), Vec::new());
+    for (i, row) in reader.records().enumerate() {
+        let row = row.map_err(|e| bad(e.to_string()))?;
+        let (Some(class), Some(bin)) = (row.get(0).map(str::trim), row.get(1).map(str::trim)) else {
+            return Err(bad(format!("line {}: expected class,bin", i + 2)));
+        };
+        if class.is_empty() || bin.is_empty() {
+            return Err(bad(format!("line {}: empty class or bin", i + 2)));
+        }
+        classes.push(class.to_owned());
+        bins.push(bin.to_owned());
+    }
+    if classes.is_empty() {
+        return Err(bad("no class,bin rows".into()));
+    }
+    Ok((classes, bins))
+}

@@ -100,7 +100,7 @@ fn mismatches_are_refused() -> Result {
     let centroids = Centroids::fit(&["a".into(), "b".into()], &[[1.0f32; 32], [-1.0; 32]].concat(), 32)?;
     centroids.save(dir.path().join("c"), "some-other-model")?;
     let e = engine.load_centroids(dir.path().join("c")).err().ok_or("loaded foreign centroids")?.to_string();
-    assert!(e.contains("fitted with model some-other-m"), "{e}");
+    assert!(e.contains("fitted by another model (some-other-m"), "{e}");
     engine.save_centroids(&centroids, dir.path().join("c"))?;
     assert_eq!(engine.load_centroids(dir.path().join("c"))?, centroids);
     Ok(())

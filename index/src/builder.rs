@@ -11,6 +11,7 @@ use half::f16;
 use crate::error::{IndexError, Result};
 use crate::format::*;
 use crate::graph::{self, FrozenGraph, GraphParams};
+use crate::kind::IndexKind;
 use crate::taxonomy::{Rank, TaxonRecord, binomial};
 use crate::vectors::check_rows;
 
@@ -46,6 +47,8 @@ pub struct IndexBuilder<'p> {
     dtype: Dtype,
     graph: Option<GraphParams>,
     source: String,
+    kind: IndexKind,
+    model: String,
     progress: Option<&'p (dyn Fn(BuildStage, u64, u64) + Sync)>,
 }
 
@@ -57,6 +60,8 @@ impl<'p> IndexBuilder<'p> {
             dtype: Dtype::F32,
             graph: Some(GraphParams::default()),
             source: String::new(),
+            kind: IndexKind::TreeOfLife,
+            model: String::new(),
             progress: None,
         }
     }
@@ -76,6 +81,18 @@ impl<'p> IndexBuilder<'p> {
     /// Free text recorded in the file (e.g. the model the vectors came from).
     pub fn source(mut self, source: impl Into<String>) -> Self {
         self.source = source.into();
+        self
+    }
+
+    /// What the rows are (default: a tree of life).
+    pub fn kind(mut self, kind: IndexKind) -> Self {
+        self.kind = kind;
+        self
+    }
+
+    /// The identity of the model that made the vectors, checked by readers that embed queries.
+    pub fn model(mut self, identity: impl Into<String>) -> Self {
+        self.model = identity.into();
         self
     }
 
@@ -152,6 +169,7 @@ impl<'p> IndexBuilder<'p> {
             writer: format!("arbor-index {}", env!("CARGO_PKG_VERSION")),
             source: self.source.clone(),
             ef_construction: self.graph.map_or(0, |p| p.ef_construction as u32),
+            model: self.model.clone(),
         };
         let meta = bincode::serde::encode_to_vec(&meta, bincode::config::standard())
             .map_err(|e| IndexError::BadRequest(format!("cannot encode metadata: {e}")))?;
@@ -185,7 +203,8 @@ impl<'p> IndexBuilder<'p> {
             graph_entry: g.entry,
             graph_top: g.top,
             graph_upper_rows: if g.m == 0 { 0 } else { (g.upper.len() / g.m as usize) as u32 },
-            reserved: [0; 5],
+            kind: self.kind.code(),
+            reserved: [0; 4],
             sections: [SectionEntry::default(); MAX_SECTIONS],
             padding: [0; 28],
             header_crc32: 0,

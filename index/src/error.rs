@@ -33,6 +33,16 @@ pub enum IndexError {
         /// The version this build reads.
         supported: u32,
     },
+    /// The file is an index of another kind than the command needs.
+    #[error("{path}: this is {}, not {}", found.describe(), expected.describe())]
+    WrongKind {
+        /// The index file.
+        path: PathBuf,
+        /// What the file holds.
+        found: crate::IndexKind,
+        /// What was asked for.
+        expected: crate::IndexKind,
+    },
     /// A vector given by the caller is unusable.
     #[error("vector {row}: {problem}")]
     BadVector {

@@ -8,8 +8,11 @@ use bytemuck::{Pod, Zeroable};
 
 /// First eight bytes of every index file.
 pub const MAGIC: [u8; 8] = *b"ARBORIDX";
-/// The format version this build writes and reads.
-pub const FORMAT_VERSION: u32 = 1;
+/// The format version this build writes. Version 1 files (no kind, no model field) are still
+/// read: their kind is inferred from what their writers recorded.
+pub const FORMAT_VERSION: u32 = 2;
+/// The oldest format version this build reads.
+pub const OLDEST_READABLE_VERSION: u32 = 1;
 /// Alignment of every section, so vector rows can be cast in place and SIMD loads stay aligned.
 pub const ALIGN: u64 = 64;
 /// Maximum number of sections a header can describe.
@@ -195,8 +198,10 @@ pub struct Header {
     pub graph_top: u32,
     /// Rows in the upper-level neighbour table.
     pub graph_upper_rows: u32,
+    /// `IndexKind` code (version 2; zero in version 1 files).
+    pub kind: u32,
     /// Zero.
-    pub reserved: [u32; 5],
+    pub reserved: [u32; 4],
     /// Section table, indexed by `Section as usize`.
     pub sections: [SectionEntry; MAX_SECTIONS],
     /// Zero padding to 508 bytes.
@@ -242,6 +247,23 @@ pub struct BuildInfo {
     pub source: String,
     /// HNSW construction beam width.
     pub ef_construction: u32,
+    /// Identity of the model whose embeddings the file holds, where one made them (empty when
+    /// unknown, e.g. vectors imported from pybioclip's files).
+    pub model: String,
+}
+
+/// The metadata of format version 1 files.
+#[derive(serde::Deserialize)]
+pub(crate) struct BuildInfoV1 {
+    pub writer: String,
+    pub source: String,
+    pub ef_construction: u32,
+}
+
+impl From<BuildInfoV1> for BuildInfo {
+    fn from(v1: BuildInfoV1) -> Self {
+        BuildInfo { writer: v1.writer, source: v1.source, ef_construction: v1.ef_construction, model: String::new() }
+    }
 }
 
 /// Rounds up to the next multiple of `ALIGN`.

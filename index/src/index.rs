@@ -10,6 +10,7 @@ use crate::builder::INDEX_FILE;
 use crate::error::{IndexError, Result};
 use crate::format::*;
 use crate::graph::GraphView;
+use crate::kind::IndexKind;
 use crate::taxonomy::{Lineage, Rank, Subtree, Taxon, TaxonId};
 use crate::vectors::Rows;
 
@@ -20,6 +21,8 @@ pub struct TaxonIndex {
     path: PathBuf,
     map: Mmap,
     header: Header,
+    kind: IndexKind,
+    meta: BuildInfo,
 }
 
 /// What `index info` shows.
@@ -29,6 +32,8 @@ pub struct IndexInfo {
     pub path: PathBuf,
     /// Format version.
     pub version: u32,
+    /// What the rows are.
+    pub kind: IndexKind,
     /// Number of taxa.
     pub taxa: usize,
     /// Vector dimension.
@@ -41,7 +46,7 @@ pub struct IndexInfo {
     pub nodes_per_rank: Vec<(Rank, usize)>,
     /// HNSW `M`, if the index has a graph.
     pub graph_m: Option<u32>,
-    /// Top level of the graph.
+    /// Levels of the graph (0 without one).
     pub graph_levels: u32,
     /// Who wrote the file and from what.
     pub meta: BuildInfo,
@@ -57,7 +62,36 @@ impl TaxonIndex {
         // file over the old one), so the mapping cannot change under us.
         let map = unsafe { Mmap::map(&file) }.map_err(|e| IndexError::io(&path, e))?;
         let header = read_header(&path, &map)?;
-        Ok(TaxonIndex { path, map, header })
+        let meta = read_meta(&path, &header, &map)?;
+        let kind = match header.version {
+            1 => IndexKind::infer_v1(&meta.source),
+            _ => IndexKind::from_code(header.kind)
+                .ok_or_else(|| IndexError::corrupt(&path, format!("unknown index kind code {}", header.kind)))?,
+        };
+        Ok(TaxonIndex { path, map, header, kind, meta })
+    }
+
+    /// Opens an index that must be of `kind`: a command that needs a tree of life refuses a
+    /// photo collection by name instead of answering from it.
+    ///
+    /// # Errors
+    /// As [`TaxonIndex::open`], or the file holds another kind.
+    pub fn open_kind(path: impl AsRef<Path>, kind: IndexKind) -> Result<TaxonIndex> {
+        let index = TaxonIndex::open(path)?;
+        if index.kind != kind {
+            return Err(IndexError::WrongKind { path: index.path.clone(), found: index.kind, expected: kind });
+        }
+        Ok(index)
+    }
+
+    /// What the rows are.
+    pub fn kind(&self) -> IndexKind {
+        self.kind
+    }
+
+    /// The identity of the model that made the vectors, when the writer recorded one.
+    pub fn model_identity(&self) -> Option<&str> {
+        Some(self.meta.model.as_str()).filter(|m| !m.is_empty())
     }
 
     /// The index file.
@@ -264,30 +298,42 @@ impl TaxonIndex {
 
     /// The single node named `name`; an error if it is unknown or ambiguous.
     pub fn find_one(&self, name: &str) -> Result<Subtree> {
-        let mut found = self.find(name)?;
+        // "Sulidae > Morus": the last part is the name, the others must be above it, in order.
+        let mut parts: Vec<&str> = name.split('>').map(str::trim).collect();
+        let last = parts.pop().unwrap_or_default();
+        let mut found = self.find(last)?;
+        if !parts.is_empty() {
+            found.retain(|s| ancestors_match(&s.path[..s.path.len().saturating_sub(1)], &parts));
+            if found.is_empty() {
+                return Err(IndexError::UnknownName(name.to_owned()));
+            }
+        }
         if found.len() > 1 {
             let paths: Vec<String> = found.iter().map(|s| format!("{} {}", s.rank, s.path.join(" > "))).collect();
-            return Err(IndexError::BadRequest(format!("{name:?} names {} nodes: {}", found.len(), paths.join("; "))));
+            return Err(IndexError::BadRequest(format!(
+                "{name:?} names {} nodes: {}; name one by a part of its path, e.g. {:?}",
+                found.len(),
+                paths.join("; "),
+                found[0].path[found[0].path.len().saturating_sub(2)..].join(" > ")
+            )));
         }
         Ok(found.remove(0))
     }
 
     /// Summary for `index info`.
     pub fn info(&self) -> IndexInfo {
-        let meta = bincode::serde::decode_from_slice(self.bytes(Section::Meta), bincode::config::standard())
-            .map(|(m, _)| m)
-            .unwrap_or_default();
         IndexInfo {
             path: self.path.clone(),
             version: self.header.version,
+            kind: self.kind,
             taxa: self.len(),
             dim: self.dim(),
             dtype: self.dtype(),
             bytes: self.map.len() as u64,
             nodes_per_rank: Rank::ALL.iter().map(|&r| (r, self.group_count(r))).collect(),
             graph_m: self.has_graph().then_some(self.header.graph_m),
-            graph_levels: self.header.graph_top,
-            meta,
+            graph_levels: if self.has_graph() { self.header.graph_top + 1 } else { 0 },
+            meta: self.meta.clone(),
         }
     }
 
@@ -315,7 +361,7 @@ fn read_header(path: &Path, map: &[u8]) -> Result<Header> {
         return Err(corrupt(format!("truncated: {} bytes, shorter than the {HEADER_LEN}-byte header", map.len())));
     }
     let header: Header = bytemuck::pod_read_unaligned(&map[..HEADER_LEN]);
-    if header.version != FORMAT_VERSION {
+    if !(OLDEST_READABLE_VERSION..=FORMAT_VERSION).contains(&header.version) {
         return Err(IndexError::Version { path: path.to_path_buf(), found: header.version, supported: FORMAT_VERSION });
     }
     if header.compute_crc() != header.header_crc32 {
@@ -352,6 +398,24 @@ fn read_header(path: &Path, map: &[u8]) -> Result<Header> {
         return Err(corrupt("graph entry point is out of range".into()));
     }
     Ok(header)
+}
+
+/// Whether `wanted` names appear among `ancestors` in the same order (case-insensitively).
+fn ancestors_match(ancestors: &[String], wanted: &[&str]) -> bool {
+    let mut rest = ancestors.iter();
+    wanted.iter().all(|w| rest.any(|a| a.eq_ignore_ascii_case(w)))
+}
+
+/// The build metadata, in the layout of the file's version.
+fn read_meta(path: &Path, header: &Header, map: &[u8]) -> Result<BuildInfo> {
+    let e = header.section(Section::Meta);
+    let bytes = &map[e.offset as usize..(e.offset + e.len) as usize];
+    let config = bincode::config::standard();
+    let decoded = match header.version {
+        1 => bincode::serde::decode_from_slice::<BuildInfoV1, _>(bytes, config).map(|(m, _)| m.into()),
+        _ => bincode::serde::decode_from_slice::<BuildInfo, _>(bytes, config).map(|(m, _)| m),
+    };
+    decoded.map_err(|e| IndexError::corrupt(path, format!("unreadable build metadata: {e}")))
 }
 
 /// The byte length each section must have, where the header's counts fix it.

@@ -1,16 +1,16 @@
 //! `arbor collection build|add` and `arbor search`: a user's photos embedded once into a
 //! memory-mapped index, then searched by photo or by text.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use arbor_engine::collection::photo_key;
-use arbor_engine::{Collection, Pipeline, Templates};
+use arbor_engine::{Collection, Engine, Image, Pipeline, Templates};
 use clap::{Args, Subcommand};
 
-use crate::commands::embed::open_embedder;
-use crate::inputs::expand;
-use crate::output::{Format, print_rows};
+use crate::commands::open_engine;
+use crate::inputs::{EXIT_SOME_FAILED, photo_files};
+use crate::output::{Cell, Format, check_output_dir, print_rows};
 use crate::photos::embed_skipping_bad;
 
 /// Build and extend photo collections for `arbor search`.
@@ -19,9 +19,10 @@ pub enum CollectionCommand {
     /// Embed photos (files and folders, recursive) into a new collection.
     #[command(after_help = "Examples:
   arbor collection build --model bioclip ~/photos/2024 --out my-photos
-  arbor search --collection my-photos --image query.jpg -k 5
+  arbor search --collection my-photos --model bioclip --image query.jpg -k 5
 
-Photos are stored under their absolute paths. Unreadable files are reported and left out.")]
+Photos are stored under their absolute paths. Unreadable files are reported and left out
+(exit status 3).")]
     Build(BuildArgs),
     /// Add photos to a collection, embedding only those not in it yet.
     #[command(after_help = "Example:
@@ -81,16 +82,20 @@ struct EmbedOptions {
     /// Image pipeline: squash (pybioclip) or crop (open_clip); default: the model's.
     #[arg(long)]
     preprocess: Option<Pipeline>,
+    /// Apply EXIF orientation before preprocessing (phone photos; pybioclip does not).
+    #[arg(long)]
+    exif_orient: bool,
 }
 
 /// Nearest photos of a collection to a photo or a text.
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:
-  arbor search --collection my-photos --image query.jpg -k 5
-  arbor search --collection my-photos --text \"Corvus corax\" --format json
-  arbor search --collection my-photos --text \"a photo of a raven in snow\" --templates none
+  arbor search --collection my-photos --model bioclip --image query.jpg -k 5
+  arbor search --collection my-photos --model bioclip --text \"Corvus corax\" --format json
+  arbor search --collection my-photos --model bioclip --text \"a photo of a raven in snow\" --templates none
 
---model must be the model that built the collection (its weights hash is recorded there).")]
+--model must be the model that built the collection, through the same image pipeline (its
+identity is recorded there).")]
 pub struct SearchArgs {
     /// Collection directory (see `arbor collection build`).
     #[arg(long)]
@@ -108,14 +113,18 @@ pub struct SearchArgs {
     #[arg(long, default_value = "openai80")]
     templates: Templates,
     /// Photos to return.
-    #[arg(short, long, default_value_t = 10)]
-    k: usize,
+    #[arg(short, long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
+    k: u32,
     /// Output format.
     #[arg(long, value_enum, default_value = "table")]
     format: Format,
-    /// Image pipeline for --image: squash (pybioclip) or crop (open_clip); default: the model's.
+    /// Image pipeline: squash (pybioclip) or crop (open_clip); default: the model's. It must be
+    /// the one the collection was built with.
     #[arg(long)]
     preprocess: Option<Pipeline>,
+    /// Apply EXIF orientation to the --image query.
+    #[arg(long)]
+    exif_orient: bool,
 }
 
 pub fn run(cmd: CollectionCommand) -> Result<u8> {
@@ -134,25 +143,25 @@ fn list(a: ListArgs) -> Result<u8> {
 }
 
 fn build(a: BuildArgs) -> Result<u8> {
-    let embedder = open_embedder(&a.model, a.embedding.preprocess, false)?;
-    let files = expand(&a.paths)?;
-    let (paths, rows, failed) = embed_new(&embedder, &files, &Default::default(), a.embedding.batch_size)?;
+    check_output_dir(&a.out)?;
+    let engine = open_engine(&a.model, a.embedding.preprocess, a.embedding.exif_orient)?;
+    let files = photo_files(&a.paths)?;
+    let (paths, rows, failed) = embed_new(&engine, &files, &Default::default(), a.embedding.batch_size)?;
     if paths.is_empty() {
         bail!("no photo could be embedded, nothing written");
     }
-    Collection::write(&a.out, embedder.identity(), &paths, &rows)
+    Collection::write(&a.out, engine.identity().image(), &paths, &rows)
         .with_context(|| format!("writing {}", a.out.display()))?;
     eprintln!("collection {}: {} photos{}", a.out.display(), paths.len(), skipped(failed));
     Ok(exit_code(failed))
 }
 
 fn add(a: AddArgs) -> Result<u8> {
-    let collection = Collection::open(&a.collection)?;
-    let embedder = open_embedder(&a.model, a.embedding.preprocess, false)?;
-    check_model(&collection, embedder.identity(), &a.collection)?;
+    let engine = open_engine(&a.model, a.embedding.preprocess, a.embedding.exif_orient)?;
+    let collection = engine.open_collection(&a.collection)?;
     let present = collection.path_set()?;
-    let files = expand(&a.paths)?;
-    let (new_paths, new_rows, failed) = embed_new(&embedder, &files, &present, a.embedding.batch_size)?;
+    let files = photo_files(&a.paths)?;
+    let (new_paths, new_rows, failed) = embed_new(&engine, &files, &present, a.embedding.batch_size)?;
     let already = files.len() - new_paths.len() - failed;
     if !new_paths.is_empty() {
         let (mut paths, mut rows) = collection.entries()?;
@@ -160,7 +169,7 @@ fn add(a: AddArgs) -> Result<u8> {
         rows.extend(new_rows);
         // The old mapping must be gone before the file it maps is replaced.
         drop(collection);
-        Collection::write(&a.collection, embedder.identity(), &paths, &rows)
+        Collection::write(&a.collection, engine.identity().image(), &paths, &rows)
             .with_context(|| format!("writing {}", a.collection.display()))?;
     }
     eprintln!(
@@ -175,7 +184,7 @@ fn add(a: AddArgs) -> Result<u8> {
 /// Embeds the files whose key is not in `present` (nor repeated in `files`); returns their keys
 /// and unit rows, and how many could not be read.
 fn embed_new(
-    embedder: &arbor_engine::Embedder,
+    engine: &Engine,
     files: &[PathBuf],
     present: &std::collections::HashSet<String>,
     batch_size: usize,
@@ -186,50 +195,28 @@ fn embed_new(
         .map(|f| (f.clone(), photo_key(f)))
         .filter(|(_, key)| !present.contains(key) && seen.insert(key.clone()))
         .unzip();
-    let embedded = embed_skipping_bad(embedder, &todo, batch_size, "embedding")?;
+    let embedded = embed_skipping_bad(engine, &todo, batch_size, "embedding")?;
     let paths = embedded.kept.iter().map(|&i| keys[i].clone()).collect();
     Ok((paths, embedded.rows, embedded.failed))
 }
 
 pub fn search(a: SearchArgs) -> Result<()> {
-    let collection = Collection::open(&a.collection)?;
-    let embedder = open_embedder(&a.model, a.preprocess, false)?;
-    check_model(&collection, embedder.identity(), &a.collection)?;
+    let engine = open_engine(&a.model, a.preprocess, a.exif_orient)?;
+    let collection = engine.open_collection(&a.collection)?;
     let query = match (&a.image, &a.text) {
-        (Some(image), _) => {
-            let pixels = embedder.preprocessor().load(image)?;
-            let mut v = embedder.embed_pixels(&[pixels])?;
-            arbor_engine::embedder::normalize_row(&mut v);
-            v
-        }
-        (None, Some(text)) => {
-            let mut v = match a.templates {
-                Templates::None => embedder.embed_texts(std::slice::from_ref(text))?,
-                t => embedder.embed_labels(std::slice::from_ref(text), t, |_| {})?,
-            };
-            arbor_engine::embedder::normalize_row(&mut v);
-            v
-        }
+        (Some(image), _) => engine.embed_image(Image::Path(image))?,
+        (None, Some(text)) => engine.embed_text(text, a.templates)?,
         (None, None) => bail!("give --image or --text"),
     };
-    let hits = collection.search(&query, a.k)?;
-    let rows: Vec<Vec<String>> =
-        hits.iter().enumerate().map(|(i, h)| vec![(i + 1).to_string(), h.path.clone(), h.score.to_string()]).collect();
+    let hits = collection.search(&query, a.k as usize)?;
+    let rows: Vec<Vec<Cell>> = hits
+        .iter()
+        .enumerate()
+        .map(|(i, h)| vec![Cell::from(i + 1), h.path.as_str().into(), h.score.into()])
+        .collect();
     match a.format {
         Format::Json => crate::output::print_json(&hits)?,
         f => print_rows(f, &["rank", "path", "score"], &rows)?,
-    }
-    Ok(())
-}
-
-fn check_model(collection: &Collection, identity: &str, path: &Path) -> Result<()> {
-    if collection.model_identity() != identity {
-        bail!(
-            "{}: the collection was built with another model (weights {}…, this one {}…)",
-            path.display(),
-            &collection.model_identity().chars().take(12).collect::<String>(),
-            &identity.chars().take(12).collect::<String>()
-        );
     }
     Ok(())
 }
@@ -241,5 +228,5 @@ fn skipped(n: usize) -> String {
 /// Some photos failed: the collection was still written, and the exit status says so (as in
 /// `classify`).
 fn exit_code(failed: usize) -> u8 {
-    if failed > 0 { crate::commands::classify::EXIT_SOME_FAILED } else { 0 }
+    if failed > 0 { EXIT_SOME_FAILED } else { 0 }
 }

@@ -1,15 +1,17 @@
 //! `arbor embed image|text`: embeddings as .npy (or pybioclip's JSON).
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use arbor_engine::embedder::normalize_rows;
-use arbor_engine::{Embedder, Pipeline, Templates};
+use arbor_engine::{Pipeline, Templates};
 use clap::{Args, Subcommand, ValueEnum};
 
 use crate::arrays::write_npy;
-use crate::inputs::{expand, read_lines};
+use crate::commands::open_engine;
+use crate::inputs::{EXIT_SOME_FAILED, photo_files, read_lines};
+use crate::output::check_output_file;
 use crate::progress::bar;
 
 /// Compute image or text embeddings.
@@ -17,7 +19,7 @@ use crate::progress::bar;
 pub enum EmbedCommand {
     /// Embed photos (files and folders, recursive).
     #[command(
-        after_help = "Examples:\n  arbor embed image --model bioclip photos/ --out emb.npy --normalize\n  arbor embed image --model bioclip a.jpg b.png --format json --out emb.json"
+        after_help = "Examples:\n  arbor embed image --model bioclip photos/ --out emb.npy --normalize\n  arbor embed image --model bioclip a.jpg b.png --format json --out emb.json\n\nExit status: 0 all embedded, 1 error, 2 usage error, 3 some photos could not be read (reported, left out)."
     )]
     Image(ImageArgs),
     /// Embed texts or labels.
@@ -86,24 +88,18 @@ pub struct TextArgs {
     out: PathBuf,
 }
 
-pub fn run(cmd: EmbedCommand) -> Result<()> {
+pub fn run(cmd: EmbedCommand) -> Result<u8> {
     match cmd {
         EmbedCommand::Image(a) => image(a),
-        EmbedCommand::Text(a) => text(a),
+        EmbedCommand::Text(a) => text(a).map(|()| 0),
     }
 }
 
-pub fn open_embedder(model: &Path, preprocess: Option<Pipeline>, exif: bool) -> Result<Embedder> {
-    let mut e = Embedder::open(model).with_context(|| format!("loading model {}", model.display()))?;
-    if let Some(p) = preprocess {
-        e = e.with_pipeline(p)?;
-    }
-    Ok(e.with_exif_orientation(exif))
-}
-
-fn image(a: ImageArgs) -> Result<()> {
-    let embedder = open_embedder(&a.model, a.preprocess, a.exif_orient)?;
-    let files = expand(&a.paths)?;
+fn image(a: ImageArgs) -> Result<u8> {
+    check_output_file(&a.out)?;
+    let engine = open_engine(&a.model, a.preprocess, a.exif_orient)?;
+    let embedder = engine.embedder();
+    let files = photo_files(&a.paths)?;
     let dim = embedder.dim();
     let (mut rows, mut done, mut failed) = (Vec::new(), Vec::new(), 0usize);
     let progress = bar(files.len() as u64, "embedding");
@@ -116,11 +112,14 @@ fn image(a: ImageArgs) -> Result<()> {
             }
             Err(e) => {
                 failed += 1;
-                progress.suspend(|| eprintln!("skipped: {e}"));
+                progress.suspend(|| eprintln!("skipped: {}", crate::error_message(&e.into())));
             }
         }
     })?;
     progress.finish_and_clear();
+    if done.is_empty() {
+        bail!("no image could be embedded, nothing written");
+    }
     if a.normalize {
         normalize_rows(&mut rows, dim);
     }
@@ -140,10 +139,7 @@ fn image(a: ImageArgs) -> Result<()> {
         }
     }
     eprintln!("embedded {} images into {}{}", done.len(), a.out.display(), skipped(failed));
-    if failed > 0 && done.is_empty() {
-        bail!("no image could be embedded");
-    }
-    Ok(())
+    Ok(if failed > 0 { EXIT_SOME_FAILED } else { 0 })
 }
 
 fn skipped(n: usize) -> String {
@@ -151,7 +147,9 @@ fn skipped(n: usize) -> String {
 }
 
 fn text(a: TextArgs) -> Result<()> {
-    let embedder = open_embedder(&a.model, None, false)?;
+    check_output_file(&a.out)?;
+    let engine = open_engine(&a.model, None, false)?;
+    let embedder = engine.embedder();
     let texts = match &a.file {
         Some(f) => read_lines(f)?,
         None => a.text,

@@ -52,7 +52,7 @@ pub enum EvalSubcommand {
 
 pub fn eval(a: EvalArgs) -> Result<()> {
     if let Some(EvalSubcommand::Fewshot(args)) = a.fewshot {
-        return super::eval_fewshot::run(args);
+        return super::eval_fewshot::run(args).map(|_| ());
     }
     let (Some(model), Some(data)) = (a.model, a.data) else { bail!("--model and --data are required") };
     let text_type = a.text_type.unwrap_or_else(|| trained_text_type(&model));

@@ -8,8 +8,8 @@ use anyhow::{Result, bail};
 use arbor_engine::{FewShotScore, Pipeline, evaluate_few_shot};
 use clap::Args;
 
-use crate::commands::embed::open_embedder;
-use crate::output::{Format, print_json, print_rows};
+use crate::commands::open_engine;
+use crate::output::{Cell, Format, print_json, print_rows};
 use crate::photos::Labelled;
 
 /// Examples shown by `--help`, shared with any command that aliases this one.
@@ -34,7 +34,7 @@ pub struct EvalFewshotArgs {
     #[arg(long)]
     pub data_csv: Option<PathBuf>,
     /// Support photos per class; one result row each.
-    #[arg(long, value_delimiter = ',', default_values_t = [1usize, 5])]
+    #[arg(long, value_delimiter = ',', default_value = "1,5")]
     pub shots: Vec<usize>,
     /// Random draws per shot count (seeds 0, 1, …).
     #[arg(long, default_value_t = 5)]
@@ -62,13 +62,13 @@ struct Report {
 }
 
 /// Runs the evaluation and prints the report.
-pub fn run(a: EvalFewshotArgs) -> Result<()> {
+pub fn run(a: EvalFewshotArgs) -> Result<u8> {
     if a.shots.is_empty() || a.shots.contains(&0) || a.seeds == 0 {
         bail!("--shots needs counts of at least 1 and --seeds at least 1");
     }
-    let embedder = open_embedder(&a.model, a.preprocess, false)?;
+    let engine = open_engine(&a.model, a.preprocess, false)?;
     let data = Labelled::read(a.data.as_deref(), a.data_csv.as_deref())?;
-    let (labels, rows, skipped) = data.embed(&embedder, a.batch_size)?;
+    let (labels, rows, skipped) = data.embed(&engine, a.batch_size)?;
     if labels.is_empty() {
         bail!("no photo could be read");
     }
@@ -78,7 +78,7 @@ pub fn run(a: EvalFewshotArgs) -> Result<()> {
     let results = a
         .shots
         .iter()
-        .map(|&shots| evaluate_few_shot(&labels, &rows, embedder.dim(), shots, a.seeds))
+        .map(|&shots| evaluate_few_shot(&labels, &rows, engine.dim(), shots, a.seeds))
         .collect::<Result<Vec<_>, _>>()?;
     let report = Report {
         model: a.model.display().to_string(),
@@ -91,17 +91,17 @@ pub fn run(a: EvalFewshotArgs) -> Result<()> {
     match a.format {
         Format::Json => print_json(&report)?,
         f => {
-            let rows: Vec<Vec<String>> = report
+            let rows: Vec<Vec<Cell>> = report
                 .results
                 .iter()
                 .map(|r| {
-                    let mut row = vec![r.shots.to_string()];
+                    let mut row = vec![Cell::from(r.shots)];
                     if f == Format::Table {
-                        row.push(format!("{:.2} ± {:.2}", 100.0 * r.mean, 100.0 * r.std));
+                        row.push(format!("{:.2} ± {:.2}", 100.0 * r.mean, 100.0 * r.std).into());
                     } else {
-                        row.extend([r.mean.to_string(), r.std.to_string()]);
+                        row.extend([Cell::from(r.mean), Cell::from(r.std)]);
                     }
-                    row.extend([r.classes.to_string(), r.queries.to_string()]);
+                    row.extend([Cell::from(r.classes), Cell::from(r.queries)]);
                     row
                 })
                 .collect();
@@ -114,7 +114,7 @@ pub fn run(a: EvalFewshotArgs) -> Result<()> {
         }
     }
     eprintln!("{} photos in {} classes, {} seeds{}", report.photos, report.classes, a.seeds, skipped_note(skipped));
-    Ok(())
+    Ok(if skipped > 0 { crate::inputs::EXIT_SOME_FAILED } else { 0 })
 }
 
 fn skipped_note(n: usize) -> String {

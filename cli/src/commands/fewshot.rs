@@ -5,9 +5,12 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use arbor_engine::{Centroids, Pipeline};
+
+use crate::inputs::EXIT_SOME_FAILED;
+use crate::output::{Cell, check_output_dir};
 use clap::{Args, Subcommand};
 
-use crate::commands::embed::open_embedder;
+use crate::commands::open_engine;
 use crate::commands::eval_fewshot::EvalFewshotArgs;
 use crate::output::{Format, print_json, print_rows};
 use crate::photos::Labelled;
@@ -21,7 +24,7 @@ pub enum FewshotCommand {
   arbor fewshot fit --model bioclip --support-csv support.csv --out my-classes  # rows path,label
   arbor classify --model bioclip --centroids my-classes photos/
 
-Unreadable photos are reported and left out. At least two classes are needed.")]
+Unreadable photos are reported and left out (exit status 3). At least two classes are needed.")]
     Fit(FitArgs),
     /// Few-shot accuracy, mean ± std over seeds (BioCLIP's protocol).
     #[command(after_help = crate::commands::eval_fewshot::AFTER_HELP)]
@@ -48,30 +51,34 @@ pub struct FitArgs {
     /// Image pipeline: squash (pybioclip) or crop (open_clip); default: the model's.
     #[arg(long)]
     preprocess: Option<Pipeline>,
+    /// Apply EXIF orientation before preprocessing (phone photos; pybioclip does not).
+    #[arg(long)]
+    exif_orient: bool,
     /// Summary format.
     #[arg(long, value_enum, default_value = "table")]
     format: Format,
 }
 
-pub fn run(cmd: FewshotCommand) -> Result<()> {
+pub fn run(cmd: FewshotCommand) -> Result<u8> {
     match cmd {
         FewshotCommand::Fit(a) => fit(a),
         FewshotCommand::Eval(a) => crate::commands::eval_fewshot::run(a),
     }
 }
 
-fn fit(a: FitArgs) -> Result<()> {
-    let embedder = open_embedder(&a.model, a.preprocess, false)?;
+fn fit(a: FitArgs) -> Result<u8> {
+    check_output_dir(&a.out)?;
+    let engine = open_engine(&a.model, a.preprocess, a.exif_orient)?;
     let support = Labelled::read(a.support.as_deref(), a.support_csv.as_deref())?;
-    let (labels, rows, failed) = support.embed(&embedder, a.batch_size)?;
+    let (labels, rows, failed) = support.embed(&engine, a.batch_size)?;
     if labels.is_empty() {
         bail!("no support photo could be read");
     }
-    let centroids = Centroids::fit(&labels, &rows, embedder.dim())?;
+    let centroids = Centroids::fit(&labels, &rows, engine.dim())?;
     if centroids.labels().len() < 2 {
         bail!("few-shot needs at least two classes with readable photos, got {:?}", centroids.labels());
     }
-    centroids.save(&a.out, embedder.identity()).with_context(|| format!("writing {}", a.out.display()))?;
+    engine.save_centroids(&centroids, &a.out).with_context(|| format!("writing {}", a.out.display()))?;
     let counts: Vec<(String, usize)> =
         centroids.labels().iter().map(|c| (c.clone(), labels.iter().filter(|l| *l == c).count())).collect();
     match a.format {
@@ -83,7 +90,7 @@ fn fit(a: FitArgs) -> Result<()> {
         f => print_rows(
             f,
             &["class", "support"],
-            &counts.iter().map(|(c, n)| vec![c.clone(), n.to_string()]).collect::<Vec<_>>(),
+            &counts.iter().map(|(c, n)| vec![Cell::from(c.as_str()), (*n).into()]).collect::<Vec<_>>(),
         )?,
     }
     eprintln!(
@@ -93,5 +100,5 @@ fn fit(a: FitArgs) -> Result<()> {
         a.out.display(),
         if failed > 0 { format!(" ({failed} skipped)") } else { String::new() }
     );
-    Ok(())
+    Ok(if failed > 0 { EXIT_SOME_FAILED } else { 0 })
 }

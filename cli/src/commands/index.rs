@@ -10,7 +10,7 @@ use arbor_index::{
 use clap::{Args, Subcommand, ValueEnum};
 
 use crate::arrays::{Matrix, read_matrix, write_npy};
-use crate::output::{Format, print_json, print_rows};
+use crate::output::{Cell, Format, check_output_dir, check_output_file, print_json, print_rows};
 use crate::progress::bar;
 
 /// Build, inspect and query taxon indexes.
@@ -189,23 +189,25 @@ use super::set_threads;
 pub fn run(cmd: IndexCommand) -> Result<()> {
     match cmd {
         IndexCommand::Build(a) => {
+            check_output_dir(&a.out)?;
             set_threads(a.graph.threads)?;
             let taxa = read_taxonomy_csv(&a.taxonomy)?;
             match (&a.vectors, &a.model) {
                 (Some(vectors), _) => {
                     let m = read_matrix(vectors)?;
                     let m = if a.layout == Layout::Cols { m.transposed() } else { m };
-                    build(&taxa, m, vectors, &a.out, &a.graph)
+                    build(&taxa, m, vectors, &a.out, &a.graph, None)
                 }
                 (None, Some(model)) => build_with_model(&a, &taxa, model),
                 (None, None) => bail!("give --vectors or --model"),
             }
         }
         IndexCommand::ImportPybioclip(a) => {
+            check_output_dir(&a.out)?;
             set_threads(a.graph.threads)?;
             let taxa = read_pybioclip_names(&a.names)?;
             let m = read_matrix(&a.embeddings)?.transposed();
-            build(&taxa, m, &a.embeddings, &a.out, &a.graph)
+            build(&taxa, m, &a.embeddings, &a.out, &a.graph, None)
         }
         IndexCommand::Info(a) => info(&a),
         IndexCommand::Verify(a) => verify(&a),
@@ -217,7 +219,14 @@ pub fn run(cmd: IndexCommand) -> Result<()> {
     }
 }
 
-fn build(taxa: &[TaxonRecord], mut m: Matrix, source: &Path, out: &Path, g: &GraphArgs) -> Result<()> {
+fn build(
+    taxa: &[TaxonRecord],
+    mut m: Matrix,
+    source: &Path,
+    out: &Path,
+    g: &GraphArgs,
+    model: Option<&str>,
+) -> Result<()> {
     if m.rows != taxa.len() {
         bail!(
             "{}: {} vectors (shape {}×{}) but the taxonomy lists {} taxa; use --layout cols for (D, N) arrays",
@@ -244,6 +253,7 @@ fn build(taxa: &[TaxonRecord], mut m: Matrix, source: &Path, out: &Path, g: &Gra
         .dtype(g.dtype)
         .graph(params)
         .source(source.display().to_string())
+        .model(model.unwrap_or_default())
         .progress(&report)
         .build(taxa, &m.data, out)
         .with_context(|| source.display().to_string())?;
@@ -254,12 +264,13 @@ fn build(taxa: &[TaxonRecord], mut m: Matrix, source: &Path, out: &Path, g: &Gra
 
 /// `index build --model`: encodes the labels (checkpointed beside the output), then builds.
 fn build_with_model(a: &BuildArgs, taxa: &[TaxonRecord], model: &Path) -> Result<()> {
-    let embedder = crate::commands::embed::open_embedder(model, None, false)?;
+    let engine = crate::commands::open_engine(model, None, false)?;
+    let embedder = engine.embedder();
     let labels = arbor_engine::tree_labels::taxon_labels(taxa, a.text_type);
     let checkpoint = PathBuf::from(format!("{}.partial", a.out.display()));
     let progress = bar(labels.len() as u64, "encoding labels");
     let encoding = arbor_engine::tree_labels::encode_resumable(
-        &embedder,
+        embedder,
         &labels,
         a.templates,
         &checkpoint,
@@ -289,7 +300,7 @@ fn build_with_model(a: &BuildArgs, taxa: &[TaxonRecord], model: &Path) -> Result
         return Ok(());
     }
     let m = Matrix { rows: labels.len(), cols: embedder.dim(), data: encoding.rows };
-    build(taxa, m, model, &a.out, &a.graph)?;
+    build(taxa, m, model, &a.out, &a.graph, Some(engine.identity().text()))?;
     std::fs::remove_file(&checkpoint).with_context(|| format!("{}: cannot remove", checkpoint.display()))?;
     Ok(())
 }
@@ -303,6 +314,8 @@ fn info(a: &InfoArgs) -> Result<()> {
     let mut rows = vec![
         vec!["file".into(), info.path.display().to_string()],
         vec!["format version".into(), info.version.to_string()],
+        vec!["kind".into(), info.kind.to_string()],
+        vec!["model".into(), info.meta.model.clone()],
         vec!["taxa".into(), info.taxa.to_string()],
         vec!["dimension".into(), info.dim.to_string()],
         vec!["dtype".into(), info.dtype.to_string()],
@@ -310,7 +323,7 @@ fn info(a: &InfoArgs) -> Result<()> {
         vec![
             "graph".into(),
             info.graph_m
-                .map_or("none (exact only)".into(), |m| format!("HNSW M={m}, {} levels", info.graph_levels + 1)),
+                .map_or("none (exact only)".into(), |m| format!("HNSW M={m}, {} levels", info.graph_levels)),
         ],
         vec!["source".into(), info.meta.source.clone()],
     ];
@@ -339,6 +352,9 @@ fn within(index: &TaxonIndex, name: Option<&str>) -> Result<Option<Subtree>> {
 }
 
 fn query(a: &QueryArgs) -> Result<()> {
+    for out in a.out.iter().chain(&a.scores) {
+        check_output_file(out)?;
+    }
     let index = TaxonIndex::open(&a.index)?;
     let q = read_matrix(&a.vectors)?;
     if q.cols != index.dim() {
@@ -375,12 +391,12 @@ fn print_hits(index: &TaxonIndex, hits: &[Vec<Hit>], format: Format) -> Result<(
         for (rank, h) in list.iter().enumerate() {
             let t = index.taxon(h.taxon)?;
             rows.push(vec![
-                q.to_string(),
-                (rank + 1).to_string(),
-                h.taxon.to_string(),
-                t.lineage.species(),
-                t.common_name,
-                format!("{:.6}", h.score),
+                Cell::from(q),
+                Cell::from(rank + 1),
+                Cell::from(h.taxon.0),
+                t.lineage.species().into(),
+                t.common_name.into(),
+                h.score.into(),
             ]);
         }
     }
@@ -388,7 +404,7 @@ fn print_hits(index: &TaxonIndex, hits: &[Vec<Hit>], format: Format) -> Result<(
 }
 
 fn taxa(a: &TaxaArgs) -> Result<()> {
-    let index = TaxonIndex::open(&a.index)?;
+    let index = TaxonIndex::open_kind(&a.index, arbor_index::IndexKind::TreeOfLife)?;
     let sub = within(&index, a.within.as_deref())?;
     let taxa = index.taxa(sub.as_ref())?;
     match a.format {

@@ -11,6 +11,21 @@ pub mod index;
 pub mod model;
 pub mod train;
 
+/// Opens a model as an [`arbor_engine::Engine`] with the pipeline and EXIF options a command
+/// was given.
+pub fn open_engine(
+    model: &std::path::Path,
+    preprocess: Option<arbor_engine::Pipeline>,
+    exif_orient: bool,
+) -> anyhow::Result<arbor_engine::Engine> {
+    use anyhow::Context;
+    let mut builder = arbor_engine::Engine::builder(model).exif_orientation(exif_orient);
+    if let Some(p) = preprocess {
+        builder = builder.pipeline(p);
+    }
+    builder.open().with_context(|| format!("loading model {}", model.display()))
+}
+
 /// Sizes rayon's global pool, which the searches, the graph build, image decoding and burn's
 /// CPU kernels all run on; 0 keeps rayon's default of one thread per core. Benchmarks need
 /// this so that one-thread numbers are really one thread.

@@ -1,13 +1,14 @@
-//! `arbor import openclip` and `arbor tokenize`.
+//! `arbor import openclip`, `arbor model verify|info` and `arbor tokenize`.
 
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use arbor_engine::Tokenizer;
-use arbor_engine::model::import_openclip;
+use arbor_engine::model::{ModelDir, import_openclip};
 use clap::{Args, Subcommand};
 
 use crate::inputs::read_lines;
+use crate::output::{Cell, Format, print_rows};
 
 /// Bring weights from other tools into Arbor.
 #[derive(Debug, Subcommand)]
@@ -78,4 +79,62 @@ pub fn tokenize(a: TokenizeArgs) -> Result<()> {
         println!("{}", serde_json::to_string(&tokenizer.tokenize(t))?);
     }
     Ok(())
+}
+
+/// Inspect and check Arbor model directories.
+#[derive(Debug, Subcommand)]
+pub enum ModelCommand {
+    /// Re-hash the weights and compare them with what `arbor-model.json` records.
+    #[command(after_help = "Example:\n  arbor model verify bioclip")]
+    Verify(ModelDirArgs),
+    /// What a model directory holds: architecture, pipeline, identity.
+    #[command(after_help = "Examples:\n  arbor model info bioclip\n  arbor model info bioclip --format json")]
+    Info(ModelInfoArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ModelDirArgs {
+    /// Arbor model directory.
+    model: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct ModelInfoArgs {
+    /// Arbor model directory.
+    model: PathBuf,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "table")]
+    format: Format,
+}
+
+pub fn model(cmd: ModelCommand) -> Result<()> {
+    match cmd {
+        ModelCommand::Verify(a) => {
+            let dir = ModelDir::open(&a.model)?;
+            dir.verify()?;
+            println!("{}: ok (weights sha256 {})", a.model.display(), dir.manifest().weights_sha256);
+            Ok(())
+        }
+        ModelCommand::Info(a) => {
+            let engine = arbor_engine::Engine::open(&a.model)?;
+            let dir = ModelDir::open(&a.model)?;
+            let c = dir.config();
+            let rows: Vec<Vec<Cell>> = vec![
+                vec!["embedding width".into(), c.embed_dim.into()],
+                vec!["image size".into(), c.vision.image_size.into()],
+                vec!["patch size".into(), c.vision.patch_size.into()],
+                vec!["vision width".into(), c.vision.width.into()],
+                vec!["vision layers".into(), c.vision.layers.into()],
+                vec!["text width".into(), c.text.width.into()],
+                vec!["text layers".into(), c.text.layers.into()],
+                vec!["activation".into(), format!("{:?}", c.activation).into()],
+                vec!["pipeline".into(), format!("{:?}", engine.preprocessor().pipeline()).into()],
+                vec!["weights sha256".into(), engine.identity().weights().into()],
+                vec!["text identity".into(), engine.identity().text().into()],
+                vec!["image identity".into(), engine.identity().image().into()],
+                vec!["source".into(), dir.manifest().source.as_str().into()],
+            ];
+            print_rows(a.format, &["property", "value"], &rows)
+        }
+    }
 }

@@ -41,6 +41,10 @@ pub struct ModelManifest {
     pub weights_sha256: String,
     /// File name of the checkpoint the directory was imported from.
     pub source: String,
+    /// Size of `model.safetensors` in bytes, checked on every open (a full re-hash is
+    /// `arbor model verify`). Absent in directories written before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weights_bytes: Option<u64>,
 }
 
 /// An Arbor model directory, opened (its manifest read and checked).
@@ -108,7 +112,22 @@ impl ModelDir {
     /// # Errors
     /// The weights file is missing, truncated, or does not match the config.
     pub fn load<B: Backend>(&self, device: &B::Device) -> Result<Clip<B>, ModelError> {
+        self.check_size()?;
         Clip::from_checkpoint(self.config(), self.weights_path(), device)
+    }
+
+    /// A weights file of another size than recorded was truncated or replaced.
+    fn check_size(&self) -> Result<(), ModelError> {
+        let Some(expected) = self.manifest.weights_bytes else { return Ok(()) };
+        let path = self.weights_path();
+        let found = fs::metadata(&path).map_err(|e| ModelError::io(&path, e))?.len();
+        if found != expected {
+            return Err(ModelError::checkpoint(
+                path,
+                format!("{found} bytes, but {} records {expected}: the file was truncated or replaced", Self::MANIFEST),
+            ));
+        }
+        Ok(())
     }
 
     /// Re-hashes the weights file and compares it with the manifest (slow: reads every byte).
@@ -218,6 +237,7 @@ fn stage(state: &StateDict, config: ClipConfig, source: &str, target: &Path) -> 
         image_transform: ImageTransform::Squash,
         weights_sha256: state.identity_hash(),
         source: source.to_owned(),
+        weights_bytes: None,
     };
     let staging = staging_path(target)?;
     fs::create_dir(&staging).map_err(|e| ModelError::io(&staging, e))?;
@@ -240,6 +260,7 @@ fn staging_path(out_dir: &Path) -> Result<PathBuf, ModelError> {
 }
 
 fn write_dir(dir: &Path, state: &StateDict, manifest: &ModelManifest) -> Result<(), ModelError> {
+    let mut manifest = manifest.clone();
     let weights = dir.join(ModelDir::WEIGHTS);
     let metadata = BTreeMap::from([
         ("format".to_owned(), "pt".to_owned()),
@@ -247,10 +268,11 @@ fn write_dir(dir: &Path, state: &StateDict, manifest: &ModelManifest) -> Result<
     ]);
     state.write_safetensors(&weights, metadata)?;
     sync(&weights)?;
+    manifest.weights_bytes = Some(fs::metadata(&weights).map_err(|e| ModelError::io(&weights, e))?.len());
     // Prove the written file builds this config before publishing the directory.
     Clip::<Cpu>::from_checkpoint(&manifest.config, &weights, &Default::default())?;
     let manifest_path = dir.join(ModelDir::MANIFEST);
-    let json = serde_json::to_string_pretty(manifest)
+    let json = serde_json::to_string_pretty(&manifest)
         .map_err(|e| ModelError::Json { path: manifest_path.clone(), message: e.to_string() })?;
     fs::write(&manifest_path, json).map_err(|e| ModelError::io(&manifest_path, e))?;
     sync(&manifest_path)

@@ -45,6 +45,22 @@ impl ImageFormat {
         }
     }
 
+    /// Every format this build decodes.
+    pub const ALL: [ImageFormat; 2] = [ImageFormat::Jpeg, ImageFormat::Png];
+
+    /// File extensions of the format (lower case), for folder walks.
+    pub fn extensions(self) -> &'static [&'static str] {
+        match self {
+            Self::Jpeg => &["jpg", "jpeg", "jpe", "jfif"],
+            Self::Png => &["png"],
+        }
+    }
+
+    /// Whether a file extension (any case) is one this build decodes.
+    pub fn decodes_extension(ext: &str) -> bool {
+        Self::ALL.iter().any(|f| f.extensions().iter().any(|x| x.eq_ignore_ascii_case(ext)))
+    }
+
     fn name(self) -> &'static str {
         match self {
             Self::Jpeg => "JPEG",
@@ -52,6 +68,10 @@ impl ImageFormat {
         }
     }
 }
+
+/// Extensions of photo formats that this build does not decode: a folder walk reports how many
+/// it left out instead of ignoring them silently.
+pub const UNDECODED_PHOTO_EXTENSIONS: [&str; 8] = ["webp", "gif", "bmp", "tif", "tiff", "heic", "heif", "avif"];
 
 /// Decodes a JPEG or PNG held in memory. `name` labels errors (usually the file path);
 /// `max_pixels` caps `width * height` before any pixel buffer is allocated.

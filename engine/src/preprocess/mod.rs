@@ -34,7 +34,7 @@ use std::fmt;
 use std::path::Path;
 use std::str::FromStr;
 
-pub use decode::{ImageFormat, MAX_PIXELS, PIL_MAX_IMAGE_PIXELS, decode};
+pub use decode::{ImageFormat, MAX_PIXELS, PIL_MAX_IMAGE_PIXELS, UNDECODED_PHOTO_EXTENSIONS, decode};
 pub use error::{PreprocessError, Result};
 pub use exif::Orientation;
 pub use image::{ColorMode, DecodedImage, Palette};
@@ -155,6 +155,11 @@ impl Preprocessor {
     pub fn with_max_pixels(mut self, max_pixels: u64) -> Self {
         self.max_pixels = max_pixels;
         self
+    }
+
+    /// Whether EXIF orientation is applied.
+    pub fn exif_orientation(&self) -> bool {
+        self.exif_orient
     }
 
     /// The pipeline.
