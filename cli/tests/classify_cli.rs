@@ -162,7 +162,8 @@ fn bad_files_are_reported_and_skipped_and_output_streams_to_a_file() {
     // Open set: a threshold is a probability; with 1 no answer of this tree (several kingdoms)
     // reaches it, so the answer is "unknown"; with a tiny one it is a species.
     let open_set = |p: &str| {
-        arbor(&["classify", "--model", &m, "--index", &t, "images/chelsea.png", "--min-confidence", p, "--format", "csv"])
+        let p = format!("--min-confidence={p}");
+        arbor(&["classify", "--model", &m, "--index", &t, "images/chelsea.png", &p, "--format", "csv"])
     };
     for bad in ["1.01", "0", "-0.5"] {
         let run = open_set(bad);

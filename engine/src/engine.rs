@@ -18,7 +18,41 @@ use crate::label_cache::LabelCache;
 use crate::preprocess::{ColorMode, DecodedImage, Pipeline, PixelTensor, Preprocessor};
 use crate::zeroshot::{LabelClassifier, LabelHit, TreeClassifier};
 
-/// An image in any of the forms a program may hold one.
+/// An image in any of the forms a program may hold one. All four embed alike:
+///
+/// ```
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use std::path::Path;
+/// use arbor_engine::{Engine, Image};
+/// let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/fixtures/openclip");
+/// let work = tempfile::tempdir()?;
+/// let model = work.path().join("model");
+/// arbor_engine::model::import_openclip(
+///     format!("{fixtures}/tiny_gelu/model.safetensors"),
+///     format!("{fixtures}/tiny_gelu/open_clip_config.json"),
+///     &model,
+/// )?;
+/// let engine = Engine::open(&model)?;
+/// let path = format!("{fixtures}/images/chelsea.png");
+/// let from_path = engine.embed_image(Image::Path(Path::new(&path)))?;
+///
+/// let bytes = std::fs::read(&path)?;
+/// let from_bytes = engine.embed_image(Image::Bytes { bytes: &bytes, name: "chelsea.png" })?;
+///
+/// let decoded = engine.preprocessor().decode(&bytes, "chelsea.png")?;
+/// let rgb = decoded.to_rgb();
+/// let from_rgb = engine.embed_image(Image::Rgb { width: decoded.width(), height: decoded.height(), pixels: &rgb })?;
+///
+/// let pixels = engine.preprocessor().load(&path)?;
+/// let from_pixels = engine.embed_image(Image::Pixels(&pixels))?;
+///
+/// assert_eq!(from_bytes, from_path);
+/// assert_eq!(from_pixels, from_path);
+/// assert!(from_rgb.iter().zip(&from_path).all(|(a, b)| (a - b).abs() < 1e-6));
+/// # Ok(()) }
+/// ```
+///
+/// A folder is found with [`crate::find_photos`] and answered with [`Engine::classify_files`].
 #[derive(Debug, Clone, Copy)]
 pub enum Image<'a> {
     /// A file to read and decode.
@@ -116,7 +150,7 @@ impl EngineBuilder {
         }
         let embedder = embedder.with_exif_orientation(self.exif_orientation);
         let index = self.index.as_deref().map(|i| TaxonIndex::open_kind(i, IndexKind::TreeOfLife)).transpose()?;
-        let engine = Engine::from_parts(embedder, index)?.with_model_path(self.model);
+        let engine = Engine::assemble(embedder, index, Some(self.model))?;
         Ok(match self.label_cache {
             Some(cache) => engine.with_label_cache(cache),
             None => engine,
@@ -171,16 +205,16 @@ impl Engine {
     /// # Errors
     /// The index is not a tree of life, is of another width, or was built by another model.
     pub fn from_parts(embedder: Embedder, index: Option<TaxonIndex>) -> Result<Self> {
-        let engine = Engine { embedder, index: None, labels: LabelCache::new(LabelCache::default_dir()), model_path: None };
+        Self::assemble(embedder, index, None)
+    }
+
+    fn assemble(embedder: Embedder, index: Option<TaxonIndex>, model_path: Option<PathBuf>) -> Result<Self> {
+        let labels = LabelCache::new(LabelCache::default_dir());
+        let engine = Engine { embedder, index: None, labels, model_path };
         if let Some(index) = &index {
             engine.check_tree(index)?;
         }
         Ok(Engine { index, ..engine })
-    }
-
-    fn with_model_path(mut self, path: PathBuf) -> Self {
-        self.model_path = Some(path);
-        self
     }
 
     /// Caches custom-label embeddings in `cache` instead of the default location.

@@ -53,6 +53,14 @@ impl Skipped {
 /// Files as given, folders walked recursively. A path that does not exist is an error; a file
 /// named explicitly is taken whatever its name (the decoder sniffs its content).
 ///
+/// ```
+/// let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/fixtures/openclip");
+/// let photos = arbor_engine::find_photos(&[format!("{fixtures}/images").into()])?;
+/// assert_eq!(photos.files.len(), 8);
+/// assert!(photos.files.windows(2).all(|w| w[0] < w[1]), "sorted");
+/// # Ok::<(), arbor_engine::EngineError>(())
+/// ```
+///
 /// # Errors
 /// A path that does not exist, or a folder that cannot be listed.
 pub fn find_photos(paths: &[PathBuf]) -> Result<Photos> {

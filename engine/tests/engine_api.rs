@@ -105,3 +105,74 @@ fn mismatches_are_refused() -> Result {
     assert_eq!(engine.load_centroids(dir.path().join("c"))?, centroids);
     Ok(())
 }
+
+/// A batch answers as its photos do one at a time — against the tree, labels and centroids —
+/// and a photo that cannot be read fails alone.
+#[test]
+fn batch_classification_equals_per_photo_classification() -> Result {
+    use std::num::NonZeroUsize;
+
+    use arbor_engine::{Answer, Classifier, TreeQuestion};
+    let dir = tempfile::tempdir()?;
+    let (model, tol) = setup(dir.path())?;
+    let engine = Engine::builder(&model).index(&tol).label_cache(LabelCache::new(dir.path().join("cache"))).open()?;
+    let photos: Vec<PathBuf> =
+        ["chelsea.png", "china.jpg", "astronaut_tiny.png"].iter().map(|p| fixtures().join("images").join(p)).collect();
+    let missing = dir.path().join("missing.jpg");
+    let mut inputs: Vec<Image> = photos.iter().map(|p| Image::Path(p)).collect();
+    inputs.insert(1, Image::Path(&missing));
+    let k = NonZeroUsize::new(3).ok_or("3")?;
+    let labels = vec!["a cat".to_string(), "a rocket".to_string(), "a flower".to_string()];
+    let centroids = engine.fit_few_shot(&[(Image::Path(&photos[0]), "cat"), (Image::Path(&photos[2]), "rocket")])?;
+    let classifiers = [
+        Classifier::Tree { classifier: engine.tree_classifier(Scope::All)?, question: TreeQuestion::Top { rank: Rank::Family, k } },
+        Classifier::Labels { classifier: engine.label_classifier(&labels, None)?, k: Some(k) },
+        Classifier::Centroids { centroids, k: None },
+    ];
+    for classifier in &classifiers {
+        let batch = engine.classify_batch(classifier, &inputs);
+        assert_eq!(batch.len(), 4);
+        assert!(batch[1].as_ref().err().ok_or("a missing file answered")?.to_string().contains("missing.jpg"));
+        let answers: Vec<&Answer> = [&batch[0], &batch[2], &batch[3]]
+            .into_iter()
+            .map(|a| a.as_ref().map_err(|e| e.to_string()))
+            .collect::<std::result::Result<_, _>>()?;
+        for (photo, answer) in photos.iter().zip(answers) {
+            let alone = engine.classify_batch(classifier, &[Image::Path(photo)]).remove(0)?;
+            assert_eq!(&alone, answer, "{}", photo.display());
+        }
+        // Streaming over files answers the same, in order.
+        let mut streamed = Vec::new();
+        engine.classify_files(classifier, &photos, 2, |i, a| streamed.push((i, a.map_err(|e| e.to_string()))))?;
+        assert_eq!(streamed.iter().map(|(i, _)| *i).collect::<Vec<_>>(), [0, 1, 2]);
+        for ((_, s), photo) in streamed.iter().zip(&photos) {
+            let alone = engine.classify_batch(classifier, &[Image::Path(photo)]).remove(0)?;
+            assert_eq!(s.as_ref().map_err(|e| e.as_str())?, &alone);
+        }
+    }
+    // The tree answer is the one `classify` gives.
+    let Answer::Taxa(hits) = engine.classify_batch(&classifiers[0], &[Image::Path(&photos[1])]).remove(0)? else {
+        return Err("not taxa".into());
+    };
+    assert_eq!(hits, engine.classify(&photos[1], Rank::Family, 3)?);
+    Ok(())
+}
+
+/// Decoded RGB pixels embed as the file they came from.
+#[test]
+fn rgb_buffers_embed_as_their_file() -> Result {
+    let dir = tempfile::tempdir()?;
+    let (model, _) = setup(dir.path())?;
+    let engine = Engine::open(&model)?;
+    let photo = fixtures().join("images/chelsea.png");
+    let decoded = engine.preprocessor().decode(&std::fs::read(&photo)?, "chelsea")?;
+    let rgb = decoded.to_rgb();
+    let (width, height) = (decoded.width(), decoded.height());
+    let from_rgb = engine.embed_image(Image::Rgb { width, height, pixels: &rgb })?;
+    let from_file = engine.embed_image(&photo)?;
+    let worst = from_rgb.iter().zip(&from_file).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+    assert!(worst < 1e-6, "{worst}");
+    let e = engine.embed_image(Image::Rgb { width, height: height + 1, pixels: &rgb }).err().ok_or("accepted")?;
+    assert!(e.to_string().contains("RGB buffer"), "{e}");
+    Ok(())
+}
