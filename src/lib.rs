@@ -21,12 +21,14 @@
 //! let classifier = TreeClassifier::new(&index, Scope::All, embedder.logit_scale());
 //! let mut features = Vec::new();
 //! embedder.embed_files(&["raven.jpg".into()], 8, |_, r| features = r.expect("readable image"))?;
-//! arbor::engine::embedder::normalize_row(&mut features);
+//! arbor::engine::normalize_row(&mut features);
 //! for hit in &classifier.classify(&features, Rank::Family, 3)?[0] {
 //!     println!("{} {:.3}", hit.path.join(" "), hit.score);
 //! }
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+
+#![warn(missing_docs)]
 
 pub use arbor_engine as engine;
 pub use arbor_index as index;

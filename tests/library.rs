@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use arbor::engine::model::import_openclip;
+use arbor::engine::import_openclip;
 use arbor::index::read_taxonomy_csv as read_taxa;
 use arbor::{Embedder, IndexBuilder, Rank, Scope, TaxonIndex, Templates, TreeClassifier};
 
@@ -45,7 +45,7 @@ fn tree_of_life_from_labels_matches_pybioclip() {
     let index = TaxonIndex::open(dir.path().join("tol")).unwrap();
     let mut features = Vec::new();
     embedder.embed_files(&[f.join("images/chelsea.png")], 4, |_, r| features = r.unwrap()).unwrap();
-    arbor::engine::embedder::normalize_row(&mut features);
+    arbor::engine::normalize_row(&mut features);
     let classifier = TreeClassifier::new(&index, Scope::All, embedder.logit_scale());
     let probs = &classifier.probabilities(&features).unwrap()[0];
     let (_, want) = npy(f.join("classify/probs.npy"));

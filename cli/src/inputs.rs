@@ -48,9 +48,10 @@ pub fn class_list(value: &str) -> Result<Vec<String>> {
     }
     let looks_like_file = !value.contains(',')
         && (value.contains(std::path::MAIN_SEPARATOR)
-            || path.extension().and_then(|e| e.to_str()).is_some_and(|e| {
-                ["txt", "csv", "tsv", "list", "lst"].iter().any(|x| x.eq_ignore_ascii_case(e))
-            }));
+            || path
+                .extension()
+                .and_then(|e| e.to_str())
+                .is_some_and(|e| ["txt", "csv", "tsv", "list", "lst"].iter().any(|x| x.eq_ignore_ascii_case(e))));
     if looks_like_file {
         bail!("--cls {value}: no such file (give classes as \"a,b,c\" or an existing file with one per line)");
     }

@@ -1,5 +1,7 @@
 //! `arbor`: BioCLIP species search from the command line.
 
+#![warn(missing_docs)]
+
 mod arrays;
 mod commands;
 mod inputs;

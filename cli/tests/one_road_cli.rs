@@ -29,7 +29,8 @@ fn tree(dir: &Path, name: &str, taxa: &[(&str, &str, &str)], dim: usize) -> Stri
         text.push_str(&format!("Animalia,Chordata,Aves,Order,{f},{g},{s},\n"));
     }
     std::fs::write(&csv, text).unwrap();
-    let vectors: Vec<f32> = (0..taxa.len()).flat_map(|i| (0..dim).map(move |j| f32::from(u8::from(i % dim == j)))).collect();
+    let vectors: Vec<f32> =
+        (0..taxa.len()).flat_map(|i| (0..dim).map(move |j| f32::from(u8::from(i % dim == j)))).collect();
     let npy = dir.join(format!("{name}.npy"));
     write_npy(&npy, &[taxa.len() as u64, dim as u64], &vectors);
     let out = dir.join(name);
@@ -78,7 +79,11 @@ fn collections_and_centroids_are_not_trees_of_life() {
     for (index, what) in [(&coll, "a photo collection"), (&centroids, "few-shot centroids")] {
         let run = arbor(&["classify", "--model", &m, "--index", &arg(index), &photo()]);
         assert_eq!(run.code, Some(1), "{}", run.stdout);
-        assert!(run.stderr.contains(&format!("this is {what}")) && run.stderr.contains("not a tree of life"), "{}", run.stderr);
+        assert!(
+            run.stderr.contains(&format!("this is {what}")) && run.stderr.contains("not a tree of life"),
+            "{}",
+            run.stderr
+        );
     }
     // And the other way round.
     let tol = tree(dir.path(), "tol", &[("Corvidae", "Corvus", "corax"), ("Corvidae", "Pica", "pica")], 32);
@@ -178,7 +183,10 @@ fn folder_walks_visit_each_photo_once() {
     std::os::unix::fs::symlink("..", root.join("sub/up")).unwrap();
     std::os::unix::fs::symlink(".", root.join("self")).unwrap();
     std::os::unix::fs::symlink("sub", root.join("sub-link")).unwrap();
-    let run = arbor_in(dir.path(), &["classify", "--model", &model(), "--cls", "red,green", "photos", "--format", "csv", "-k", "1"]);
+    let run = arbor_in(
+        dir.path(),
+        &["classify", "--model", &model(), "--cls", "red,green", "photos", "--format", "csv", "-k", "1"],
+    );
     let run = run.success();
     let files: Vec<&str> = run.stdout.lines().skip(1).map(|l| l.split(',').next().unwrap()).collect();
     assert_eq!(files, ["photos/a.png", "photos/sub/b.png"], "{}", run.stdout);
@@ -274,12 +282,21 @@ fn options_output_and_names_behave_the_same_everywhere() {
     };
     usage(&["classify", "--model", &m, "--index", &tol, &photo(), "-k", "0"], "0");
     usage(&["classify", "--model", &m, "--index", &tol, &photo(), "--min-confidence", "1.5"], "(0, 1]");
-    usage(&["classify", "--model", &m, "--index", &tol, &photo(), "--min-confidence", "0.5", "--rank", "genus"], "cannot be used");
-    usage(&["classify", "--model", &m, "--index", &tol, &photo(), "--min-confidence", "0.5", "-k", "2"], "cannot be used");
+    usage(
+        &["classify", "--model", &m, "--index", &tol, &photo(), "--min-confidence", "0.5", "--rank", "genus"],
+        "cannot be used",
+    );
+    usage(
+        &["classify", "--model", &m, "--index", &tol, &photo(), "--min-confidence", "0.5", "-k", "2"],
+        "cannot be used",
+    );
     let help = arbor(&["fewshot", "eval", "--help"]).success().stdout;
     assert!(help.contains("[default: 1,5]"), "{help}");
     let help = arbor(&["search", "--help"]).success().stdout;
-    assert!(help.lines().filter(|l| l.trim_start().starts_with("arbor search")).all(|l| l.contains("--model")), "{help}");
+    assert!(
+        help.lines().filter(|l| l.trim_start().starts_with("arbor search")).all(|l| l.contains("--model")),
+        "{help}"
+    );
 
     // An ambiguous name is an error in both commands, with the way to say which one.
     for args in [
@@ -287,26 +304,47 @@ fn options_output_and_names_behave_the_same_everywhere() {
         vec!["index", "taxa", &tol, "--within", "Morus"],
     ] {
         let run = arbor(&args);
-        assert!(run.code == Some(1) && run.stderr.contains("names 2 nodes") && run.stderr.contains("Sulidae"), "{}", run.stderr);
+        assert!(
+            run.code == Some(1) && run.stderr.contains("names 2 nodes") && run.stderr.contains("Sulidae"),
+            "{}",
+            run.stderr
+        );
     }
     let run = arbor(&["index", "taxa", &tol, "--within", "Sulidae > Morus"]).success();
     assert!(run.stdout.contains("bassanus") && !run.stdout.contains("alba"), "{}", run.stdout);
-    let run = arbor(&["classify", "--model", &m, "--index", &tol, "--within", "Sulidae > Morus", &photo(), "--format", "jsonl"])
-        .success();
+    let run = arbor(&[
+        "classify",
+        "--model",
+        &m,
+        "--index",
+        &tol,
+        "--within",
+        "Sulidae > Morus",
+        &photo(),
+        "--format",
+        "jsonl",
+    ])
+    .success();
     let row: serde_json::Value = serde_json::from_str(run.stdout.lines().next().unwrap()).unwrap();
     assert_eq!(row["family"], "Sulidae");
     assert!(row["score"].is_number(), "{row}");
 
     // The table's columns line up: every row's score starts where the header's does.
-    let run = arbor(&["classify", "--model", &m, "--index", &tol, &photo(), "images/china.jpg", "--rank", "genus"]).success();
+    let run =
+        arbor(&["classify", "--model", &m, "--index", &tol, &photo(), "images/china.jpg", "--rank", "genus"]).success();
     let lines: Vec<&str> = run.stdout.lines().collect();
     let at = lines[0].find("score").unwrap();
-    assert!(lines[1..].iter().all(|l| l.len() > at && l.as_bytes()[at - 1] == b' ' && l.as_bytes()[at] != b' '), "{}", run.stdout);
+    assert!(
+        lines[1..].iter().all(|l| l.len() > at && l.as_bytes()[at - 1] == b' ' && l.as_bytes()[at] != b' '),
+        "{}",
+        run.stdout
+    );
 
     // JSON numbers are numbers; info's graph levels agree between table and JSON.
     let q = dir.path().join("q.npy");
     write_npy(&q, &[1, 32], &[1.0 / 32f32.sqrt(); 32]);
-    let run = arbor(&["index", "query", &tol, "--vectors", &arg(&q), "-k", "2", "--exact", "--format", "json"]).success();
+    let run =
+        arbor(&["index", "query", &tol, "--vectors", &arg(&q), "-k", "2", "--exact", "--format", "json"]).success();
     let hits = run.json();
     assert!(hits[0]["score"].is_number() && hits[0]["rank"].is_number(), "{hits}");
     let graph = dir.path().join("graph");

@@ -1,4 +1,4 @@
-use arbor_engine::model::Cpu;
+use arbor_engine::Cpu;
 use burn::tensor::{Distribution, Tensor};
 use std::time::Instant;
 fn main() {

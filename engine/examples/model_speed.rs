@@ -8,7 +8,7 @@
 
 use std::time::Instant;
 
-use arbor_engine::model::{Clip, ClipConfig, Cpu, ModelDir, StateDict};
+use arbor_engine::{Clip, ClipConfig, Cpu, ModelDir};
 use burn::tensor::backend::Backend;
 use burn::tensor::{Distribution, Int, Tensor, TensorData};
 
@@ -25,7 +25,7 @@ fn main() -> Result {
     match args.get(2).map_or("cpu", String::as_str) {
         "cpu" => run::<Cpu>(image_iters, text_iters),
         #[cfg(feature = "cuda")]
-        "cuda" => run::<arbor_engine::model::Cuda>(image_iters, text_iters),
+        "cuda" => run::<arbor_engine::Cuda>(image_iters, text_iters),
         other => Err(format!("unknown device {other:?}: cpu, or cuda with --features cuda").into()),
     }
 }
@@ -38,7 +38,7 @@ fn run<B: Backend>(image_iters: usize, text_iters: usize) -> Result {
     println!("random init: {:.2} s", start.elapsed().as_secs_f64());
 
     let dir = std::env::temp_dir().join(format!("arbor-model-speed-{}", std::process::id()));
-    let state = StateDict::from_model(&model, "random ViT-B/16")?;
+    let state = model.to_state_dict("random ViT-B/16")?;
     ModelDir::write(&state, config.clone(), "random", &dir)?;
     let start = Instant::now();
     let loaded = ModelDir::open(&dir)?.load::<B>(&device);

@@ -7,7 +7,7 @@ use std::error::Error;
 use std::hint::black_box;
 use std::time::Instant;
 
-use arbor_engine::preprocess::{Pipeline, Preprocessor};
+use arbor_engine::{Pipeline, Preprocessor};
 
 fn main() -> Result<(), Box<dyn Error>> {
     let path = std::env::args().nth(1).ok_or("usage: preprocess_throughput IMAGE")?;

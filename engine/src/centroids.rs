@@ -7,9 +7,9 @@
 
 use std::fs;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use arbor_index::{IndexBuilder, TaxonId, TaxonIndex, TaxonRecord, IndexKind};
+use arbor_index::{IndexBuilder, IndexKind, TaxonId, TaxonIndex, TaxonRecord};
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
@@ -204,7 +204,7 @@ impl Centroids {
         let json = serde_json::to_vec_pretty(&meta).map_err(|e| EngineError::Invalid(format!("centroids: {e}")))?;
         let records: Vec<TaxonRecord> =
             self.labels.iter().map(|l| TaxonRecord { common_name: l.clone(), ..Default::default() }).collect();
-        replace_dir(dir, |tmp| {
+        arbor_index::publish_dir(dir, arbor_index::Existing::Replace, |tmp| {
             IndexBuilder::new(self.dim).graph(None).kind(IndexKind::Centroids).model(model_identity).build(
                 &records,
                 &self.vectors,
@@ -255,42 +255,6 @@ impl Centroids {
         }
         Ok((Centroids::from_parts(labels, meta.support_mean, vectors)?, meta.model_identity))
     }
-}
-
-/// Fills a fresh sibling directory with `fill`, then swaps it in for `dir`. Two renames, not one
-/// (a non-empty directory cannot be renamed over), with the old copy kept until the new one is
-/// in place.
-fn replace_dir(dir: &Path, fill: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
-    let parent = dir.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "centroids".into());
-    let io = |path: &Path| {
-        let path = path.to_path_buf();
-        move |source| EngineError::Io { path, source }
-    };
-    fs::create_dir_all(parent).map_err(io(parent))?;
-    let tmp: PathBuf = parent.join(format!(".{name}.tmp-{}", std::process::id()));
-    let old: PathBuf = parent.join(format!(".{name}.old-{}", std::process::id()));
-    let _ = fs::remove_dir_all(&tmp);
-    fs::create_dir(&tmp).map_err(io(&tmp))?;
-    if let Err(e) = fill(&tmp) {
-        let _ = fs::remove_dir_all(&tmp);
-        return Err(e);
-    }
-    let had_old = dir.exists();
-    if had_old {
-        fs::rename(dir, &old).map_err(io(dir))?;
-    }
-    if let Err(source) = fs::rename(&tmp, dir) {
-        if had_old {
-            let _ = fs::rename(&old, dir);
-        }
-        let _ = fs::remove_dir_all(&tmp);
-        return Err(EngineError::Io { path: dir.to_path_buf(), source });
-    }
-    if had_old {
-        let _ = fs::remove_dir_all(&old);
-    }
-    Ok(())
 }
 
 fn mean_rows<'a>(rows: impl Iterator<Item = &'a [f32]>, dim: usize) -> Vec<f32> {

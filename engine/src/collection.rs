@@ -52,7 +52,9 @@ impl Collection {
             // Format 1 kept the identity in the free-text source.
             None => serde_json::from_str::<CollectionMetaV1>(&index.info().meta.source)
                 .map(|m| m.model_identity)
-                .map_err(|e| EngineError::Invalid(format!("{}: unreadable collection metadata: {e}", index.path().display())))?,
+                .map_err(|e| {
+                    EngineError::Invalid(format!("{}: unreadable collection metadata: {e}", index.path().display()))
+                })?,
         };
         Ok(Collection { index, model_identity })
     }

@@ -27,7 +27,7 @@ use crate::zeroshot::{LabelClassifier, LabelHit, TreeClassifier};
 /// let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/fixtures/openclip");
 /// let work = tempfile::tempdir()?;
 /// let model = work.path().join("model");
-/// arbor_engine::model::import_openclip(
+/// arbor_engine::import_openclip(
 ///     format!("{fixtures}/tiny_gelu/model.safetensors"),
 ///     format!("{fixtures}/tiny_gelu/open_clip_config.json"),
 ///     &model,

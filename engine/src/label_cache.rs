@@ -86,6 +86,10 @@ fn write(slot: &Path, known: &HashMap<String, Vec<f32>>, dim: usize) -> Result<(
     let records: Vec<TaxonRecord> =
         entries.iter().map(|(l, _)| TaxonRecord { common_name: (*l).clone(), ..Default::default() }).collect();
     let vectors: Vec<f32> = entries.iter().flat_map(|(_, v)| v.iter().copied()).collect();
-    IndexBuilder::new(dim).graph(None).kind(IndexKind::LabelCache).source("label cache").build(&records, &vectors, slot)?;
+    IndexBuilder::new(dim)
+        .graph(None)
+        .kind(IndexKind::LabelCache)
+        .source("label cache")
+        .build(&records, &vectors, slot)?;
     Ok(())
 }

@@ -5,7 +5,8 @@
 //! classification against the tree of life (at any rank, pybioclip's probabilities) or against
 //! custom labels, few-shot centroids (BioCLIP's SimpleShot protocol) and similarity search over
 //! a photo collection. [`Engine`] bundles a model and a taxon index behind one `Send + Sync`
-//! handle; the pieces are public for programs that need only one of them.
+//! handle; the pieces are public for programs that need only one of them. Every public item is
+//! re-exported here, flat: the modules are the engine's internal layout, not its API.
 //!
 //! ```
 //! use std::path::Path;
@@ -16,7 +17,7 @@
 //! let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/fixtures/openclip");
 //! let work = tempfile::tempdir()?;
 //! let model = work.path().join("model");
-//! arbor_engine::model::import_openclip(
+//! arbor_engine::import_openclip(
 //!     format!("{fixtures}/tiny_gelu/model.safetensors"),
 //!     format!("{fixtures}/tiny_gelu/open_clip_config.json"),
 //!     &model,
@@ -53,43 +54,53 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-pub mod captions;
-pub use captions::{OPENAI_IMAGENET_TEMPLATES, Templates, TextType};
+#![warn(missing_docs)]
 
-pub mod tokenizer;
-pub use tokenizer::Tokenizer;
-
-pub mod preprocess;
-pub use preprocess::{Pipeline, PixelTensor, PreprocessError, Preprocessor};
-
-pub mod embedder;
-pub mod error;
-pub use embedder::{Embedder, normalize_row, normalize_rows};
-pub use error::{EngineError, Result};
-
-pub mod centroids;
-pub use centroids::{CentroidHit, Centroids, FewShotScore, evaluate_few_shot};
-
-pub mod collection;
-pub use collection::{Collection, PhotoHit};
-
+mod captions;
+mod centroids;
 mod classify;
-pub use classify::{Answer, Classifier, Confidence, TreeQuestion};
-
-pub mod engine;
-pub use engine::{Engine, EngineBuilder, Image};
-
+mod collection;
+mod embedder;
+mod engine;
+mod error;
 mod identity;
+mod label_cache;
+mod model;
+mod photos;
+mod preprocess;
+mod tokenizer;
+mod tree_labels;
+mod zeroshot;
+
+// The handle, and what it answers.
+pub use classify::{Answer, Classifier, Confidence, TreeQuestion};
+pub use engine::{Engine, EngineBuilder, Image};
+pub use error::{EngineError, Result};
 pub use identity::{ModelIdentity, short_identity};
 
-pub mod photos;
+// Inputs: photos, labels and captions.
+pub use captions::{OPENAI_IMAGENET_TEMPLATES, Templates, TextType, tree_of_life_label};
 pub use photos::{Photos, Skipped, find_photos};
+pub use preprocess::{
+    ColorMode, DecodedImage, ImageFormat, MAX_PIXELS, OPENAI_MEAN, OPENAI_STD, Orientation, PIL_MAX_IMAGE_PIXELS,
+    Palette, Pipeline, PixelTensor, PreprocessError, Preprocessor, UNDECODED_PHOTO_EXTENSIONS, Window, crop_pixels,
+    decode_image, squash_pixels,
+};
+pub use tokenizer::{EOT_TOKEN, SOT_TOKEN, Tokenizer, TokenizerError, VOCAB_SIZE, clean_text, fix_text};
 
-pub mod label_cache;
-pub mod tree_labels;
-pub mod zeroshot;
+// The model.
+pub use embedder::{Embedder, TEXT_BATCH, normalize_row, normalize_rows};
+#[cfg(feature = "cuda")]
+pub use model::Cuda;
+pub use model::{
+    Activation, Clip, ClipConfig, Cpu, ImageTransform, Interpolation, ModelDir, ModelError, ModelManifest,
+    PreprocessConfig, ResizeMode, StateDict, TextConfig, TextTrace, VisionConfig, VisionTrace, import_openclip,
+    normalize_features,
+};
+
+// Answers: the tree of life, custom labels, few-shot, photo collections.
+pub use centroids::{CENTROIDS_META_FILE, CentroidHit, Centroids, FewShotScore, evaluate_few_shot};
+pub use collection::{Collection, GRAPH_THRESHOLD, PhotoHit, photo_key};
 pub use label_cache::LabelCache;
+pub use tree_labels::{Encoding, encode_resumable, taxon_labels};
 pub use zeroshot::{LabelClassifier, LabelHit, Softmax, TreeClassifier, read_bins};
-
-pub mod model;
-pub use model::{Clip, ClipConfig};

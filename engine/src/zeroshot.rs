@@ -186,11 +186,8 @@ impl LabelClassifier {
 /// The file cannot be read, a row has fewer than two fields or an empty one, or there are no rows.
 pub fn read_bins(path: &std::path::Path) -> Result<(Vec<String>, Vec<String>)> {
     let bad = |problem: String| EngineError::Invalid(format!("{}: {problem}", path.display()));
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(true)
-        .flexible(true)
-        .from_path(path)
-        .map_err(|e| bad(e.to_string()))?;
+    let mut reader =
+        csv::ReaderBuilder::new().has_headers(true).flexible(true).from_path(path).map_err(|e| bad(e.to_string()))?;
     let (mut classes, mut bins) = (Vec::new(), Vec::new());
     for (i, row) in reader.records().enumerate() {
         let row = row.map_err(|e| bad(e.to_string()))?;

@@ -16,7 +16,7 @@ fn fixtures() -> PathBuf {
 fn setup(dir: &Path) -> Result<(PathBuf, PathBuf)> {
     let model = dir.join("model");
     let f = fixtures().join("tiny_gelu");
-    arbor_engine::model::import_openclip(f.join("model.safetensors"), f.join("open_clip_config.json"), &model)?;
+    arbor_engine::import_openclip(f.join("model.safetensors"), f.join("open_clip_config.json"), &model)?;
     let engine = Engine::open(&model)?;
     let species = [
         ("Aves", "Corvidae", "Corvus", "corax"),
@@ -125,7 +125,10 @@ fn batch_classification_equals_per_photo_classification() -> Result {
     let labels = vec!["a cat".to_string(), "a rocket".to_string(), "a flower".to_string()];
     let centroids = engine.fit_few_shot(&[(Image::Path(&photos[0]), "cat"), (Image::Path(&photos[2]), "rocket")])?;
     let classifiers = [
-        Classifier::Tree { classifier: engine.tree_classifier(Scope::All)?, question: TreeQuestion::Top { rank: Rank::Family, k } },
+        Classifier::Tree {
+            classifier: engine.tree_classifier(Scope::All)?,
+            question: TreeQuestion::Top { rank: Rank::Family, k },
+        },
         Classifier::Labels { classifier: engine.label_classifier(&labels, None)?, k: Some(k) },
         Classifier::Centroids { centroids, k: None },
     ];

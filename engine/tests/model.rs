@@ -7,7 +7,9 @@
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
-use arbor_engine::model::{Activation, Clip, ClipConfig, ModelDir, ModelError, StateDict, import_openclip, normalize};
+use arbor_engine::{
+    Activation, Clip, ClipConfig, ModelDir, ModelError, StateDict, import_openclip, normalize_features as normalize,
+};
 use burn::tensor::activation::softmax;
 use burn::tensor::{Int, Tensor, TensorData};
 
@@ -16,9 +18,9 @@ type Result<T = ()> = std::result::Result<T, Box<dyn std::error::Error>>;
 /// The backend under test: the CPU default, or CUDA when built with `--features cuda`
 /// (`scripts/gpu-check.sh` runs this file that way on a GPU machine).
 #[cfg(not(feature = "cuda"))]
-type TestBackend = arbor_engine::model::Cpu;
+type TestBackend = arbor_engine::Cpu;
 #[cfg(feature = "cuda")]
-type TestBackend = arbor_engine::model::Cuda;
+type TestBackend = arbor_engine::Cuda;
 
 fn fixtures() -> PathBuf {
     // `scripts/gpu-check.sh` points this at a copy it carries to a GPU machine.
@@ -371,7 +373,7 @@ fn import_rejects_mismatched_checkpoint_and_leaves_nothing() -> Result {
 fn a_models_state_dict_is_open_clips() -> Result {
     let original = StateDict::open(fixtures().join("tiny_gelu/model.safetensors"))?;
     let model = load("tiny_gelu", "model.safetensors")?;
-    let exported = StateDict::from_model(&model, "exported")?;
+    let exported = model.to_state_dict("exported")?;
     let names: Vec<&str> = original.names().collect();
     assert_eq!(exported.names().collect::<Vec<_>>(), names);
     for name in names {

@@ -6,9 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use arbor_engine::preprocess::{
-    self, ColorMode, DecodedImage, MAX_PIXELS, Orientation, Pipeline, PreprocessError, Preprocessor,
-};
+use arbor_engine::{ColorMode, DecodedImage, MAX_PIXELS, Orientation, Pipeline, PreprocessError, Preprocessor};
 
 const IMAGES: [(&str, &str); 8] = [
     ("chelsea", "png"),
@@ -47,7 +45,8 @@ fn npy<T: npyz::Deserialize>(file: &str) -> (Vec<u64>, Vec<T>) {
 
 fn decoded(name: &str, ext: &str) -> DecodedImage {
     let path = image_path(name, ext);
-    preprocess::decode(&read_bytes(&path), &path.display().to_string(), MAX_PIXELS).unwrap_or_else(|e| panic!("{e}"))
+    arbor_engine::decode_image(&read_bytes(&path), &path.display().to_string(), MAX_PIXELS)
+        .unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
@@ -90,7 +89,7 @@ fn jpeg_decode_is_bit_exact_with_pil() {
 fn crop_geometry_is_bit_exact_with_open_clip() {
     for (name, ext) in IMAGES {
         let im = decoded(name, ext);
-        let got = preprocess::crop(&im, 64);
+        let got = arbor_engine::crop_pixels(&im, 64);
         let (shape, want) = npy::<u8>(&format!("{name}.resized_u8.npy"));
         assert_eq!(shape, [64, 64, 3]);
         let differing = got.iter().zip(&want).filter(|(a, b)| a != b).count();

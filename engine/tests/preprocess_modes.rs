@@ -2,7 +2,7 @@
 //! pipeline converts them. (Pixel-exact parity with PIL is proven on the shared fixtures in
 //! `preprocess.rs`; these cover the modes the fixtures do not contain.)
 
-use arbor_engine::preprocess::{self, ColorMode, MAX_PIXELS, Pipeline, Preprocessor};
+use arbor_engine::{ColorMode, MAX_PIXELS, Pipeline, Preprocessor};
 
 fn png(width: u32, height: u32, setup: impl FnOnce(&mut png::Encoder<'_, &mut Vec<u8>>), data: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
@@ -24,8 +24,8 @@ fn jpeg(color_space: mozjpeg::ColorSpace, width: usize, height: usize, data: &[u
     started.finish().expect("jpeg finish")
 }
 
-fn decode(bytes: &[u8]) -> preprocess::DecodedImage {
-    preprocess::decode(bytes, "generated", MAX_PIXELS).unwrap_or_else(|e| panic!("{e}"))
+fn decode(bytes: &[u8]) -> arbor_engine::DecodedImage {
+    arbor_engine::decode_image(bytes, "generated", MAX_PIXELS).unwrap_or_else(|e| panic!("{e}"))
 }
 
 #[test]
@@ -99,13 +99,13 @@ fn transparent_pixels_differ_between_pipelines_as_in_the_references() {
     );
     let im = decode(&bytes);
     assert_eq!(*im.mode(), ColorMode::GrayAlpha);
-    assert!(preprocess::crop(&im, 3).iter().all(|&v| v == 0));
+    assert!(arbor_engine::crop_pixels(&im, 3).iter().all(|&v| v == 0));
     let squash = Preprocessor::new(Pipeline::Squash, 3).unwrap().process(&im);
     let crop = Preprocessor::new(Pipeline::Crop, 3).unwrap().process(&im);
     let red = |t: &arbor_engine::PixelTensor| t.data()[0];
-    let expected_grey = (200.0 / 255.0 - preprocess::OPENAI_MEAN[0]) / preprocess::OPENAI_STD[0];
+    let expected_grey = (200.0 / 255.0 - arbor_engine::OPENAI_MEAN[0]) / arbor_engine::OPENAI_STD[0];
     assert!((red(&squash) - expected_grey).abs() < 1e-6);
-    assert!((red(&crop) - (0.0 - preprocess::OPENAI_MEAN[0]) / preprocess::OPENAI_STD[0]).abs() < 1e-6);
+    assert!((red(&crop) - (0.0 - arbor_engine::OPENAI_MEAN[0]) / arbor_engine::OPENAI_STD[0]).abs() < 1e-6);
 }
 
 #[test]
@@ -113,7 +113,7 @@ fn grayscale_jpeg_is_mode_l_and_replicated() {
     let data: Vec<u8> = (0..16 * 8).map(|i| (i * 2) as u8).collect();
     let im = decode(&jpeg(mozjpeg::ColorSpace::JCS_GRAYSCALE, 16, 8, &data));
     assert_eq!(*im.mode(), ColorMode::Gray);
-    let rgb = preprocess::crop(&im, 5);
+    let rgb = arbor_engine::crop_pixels(&im, 5);
     assert!(rgb.chunks_exact(3).all(|p| p[0] == p[1] && p[1] == p[2]));
 }
 

@@ -6,7 +6,7 @@
 
 use std::path::PathBuf;
 
-use arbor_engine::tokenizer::{EOT_TOKEN, Tokenizer, clean};
+use arbor_engine::{EOT_TOKEN, Tokenizer, clean_text as clean};
 use serde_json::Value;
 
 fn fixtures() -> PathBuf {

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::fs;
-use std::io::{BufWriter, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use half::f16;
@@ -12,6 +12,7 @@ use crate::error::{IndexError, Result};
 use crate::format::*;
 use crate::graph::{self, FrozenGraph, GraphParams};
 use crate::kind::IndexKind;
+use crate::publish::write_atomically;
 use crate::taxonomy::{Rank, TaxonRecord, binomial};
 use crate::vectors::check_rows;
 
@@ -228,25 +229,6 @@ impl<'p> IndexBuilder<'p> {
             Ok(())
         })
     }
-}
-
-/// Writes `path` through a temporary file in the same directory, synced and
-/// renamed into place: a crash leaves either the old file or the new one.
-pub fn write_atomically(path: &Path, body: impl FnOnce(&mut BufWriter<fs::File>) -> std::io::Result<()>) -> Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    let result = (|| {
-        let mut w = BufWriter::new(fs::File::create(&tmp)?);
-        body(&mut w)?;
-        let file = w.into_inner().map_err(|e| e.into_error())?;
-        file.sync_all()?;
-        fs::rename(&tmp, path)
-    })();
-    result.map_err(|e| {
-        let _ = fs::remove_file(&tmp);
-        IndexError::io(path, e)
-    })
 }
 
 /// Taxon ids sorted by lineage (then id), so every subtree is contiguous.

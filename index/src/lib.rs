@@ -38,6 +38,8 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+#![warn(missing_docs)]
+
 mod builder;
 mod catalog;
 mod dot;
@@ -47,13 +49,14 @@ mod graph;
 mod hits;
 mod index;
 mod kind;
+mod publish;
 mod ranks;
 mod search;
 mod taxonomy;
 mod vectors;
 mod verify;
 
-pub use builder::{BuildStage, INDEX_FILE, IndexBuilder, write_atomically};
+pub use builder::{BuildStage, INDEX_FILE, IndexBuilder};
 pub use catalog::{TAXONOMY_COLUMNS, read_pybioclip_names, read_taxonomy_csv, write_taxonomy_csv};
 pub use dot::{dot_f16, dot_f32};
 pub use error::{IndexError, Result};
@@ -62,6 +65,7 @@ pub use graph::GraphParams;
 pub use hits::Hit;
 pub use index::{IndexInfo, TaxonIndex};
 pub use kind::IndexKind;
+pub use publish::{Existing, publish_dir, write_atomically};
 pub use ranks::{DEFAULT_MIN_PROB, RankHit, softmax};
 pub use search::{EXACT_BATCH, EXACT_EF_FRACTION, ResolvedScope, Scope, SearchMode};
 pub use taxonomy::{Lineage, Rank, Subtree, Taxon, TaxonId, TaxonRecord};

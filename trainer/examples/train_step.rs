@@ -8,7 +8,7 @@
 use std::time::Instant;
 
 use arbor_engine::Tokenizer;
-use arbor_engine::model::{Clip, ClipConfig, Cpu};
+use arbor_engine::{Clip, ClipConfig, Cpu};
 use arbor_trainer::train::{optimizer_step, optimizers};
 use burn::backend::Autodiff;
 use burn::tensor::{Distribution, Int, Tensor, TensorData};

@@ -1,7 +1,7 @@
 //! Training-time image augmentation: torchvision's `RandomResizedCrop`, as open_clip's
 //! training transform applies it (scale 0.9–1, aspect ratio 3/4–4/3).
 
-use arbor_engine::preprocess::{ColorMode, DecodedImage};
+use arbor_engine::{ColorMode, DecodedImage};
 use rand::Rng;
 
 /// Area fraction range of the crop (open_clip trains BioCLIP with 0.9–1.0).

@@ -8,14 +8,14 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use arbor_engine::model::Clip;
+use arbor_engine::Clip;
 use burn::module::Module;
 use burn::optim::Optimizer;
 use burn::record::{BinBytesRecorder, FullPrecisionSettings, Recorder};
 use burn::tensor::backend::AutodiffBackend;
 
 use crate::error::{Result, TrainError};
-use crate::train::{Optim, RunState};
+use crate::run::{Optim, RunState};
 
 const MAGIC: &[u8] = b"ARBOR-CKPT2\n";
 /// Version 1 held attention's `in_proj_weight` in torch's `[3·width, width]` layout; its model

@@ -13,7 +13,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use arbor_engine::preprocess::{ColorMode, DecodedImage, decode};
+use arbor_engine::{ColorMode, DecodedImage, decode_image as decode};
 use arbor_index::{Lineage, TaxonRecord};
 use rayon::prelude::*;
 

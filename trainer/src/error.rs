@@ -34,7 +34,7 @@ pub enum TrainError {
     Engine(#[from] arbor_engine::EngineError),
     /// Loading or saving the model.
     #[error(transparent)]
-    Model(#[from] arbor_engine::model::ModelError),
+    Model(#[from] arbor_engine::ModelError),
     /// Writing a taxon index.
     #[error(transparent)]
     Index(#[from] arbor_index::IndexError),

@@ -9,6 +9,8 @@
 //! [`evaluate`] scores a model the way the paper does: zero-shot accuracy at every rank for
 //! seen and unseen species, and few-shot (SimpleShot) accuracy.
 
+#![warn(missing_docs)]
+
 pub mod augment;
 pub mod checkpoint;
 pub mod dataset;
@@ -16,6 +18,7 @@ pub mod error;
 pub mod eval;
 pub mod loss;
 pub mod report;
+pub mod run;
 pub mod schedule;
 pub mod synth;
 pub mod train;
@@ -23,6 +26,7 @@ pub mod train;
 pub use dataset::{Dataset, ImageSet, MANIFEST, Sample, Skipped, Split};
 pub use error::{Result, TrainError};
 pub use eval::{EvalReport, EvalSettings, FewShotSummary, RankAccuracy, ZeroShot, evaluate};
+pub use run::{EpochMetrics, Event, ModelInit, Optim, RunOptions, RunState, TrainConfig, TrainReport};
 pub use schedule::Schedule;
 pub use synth::{SynthConfig, SynthSummary, World};
-pub use train::{EpochMetrics, Event, ModelInit, RunOptions, RunState, TrainConfig, TrainReport, train};
+pub use train::train;

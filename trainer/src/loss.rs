@@ -4,7 +4,7 @@ use burn::tensor::activation::log_softmax;
 use burn::tensor::backend::Backend;
 use burn::tensor::{Int, Tensor};
 
-use arbor_engine::model::normalize;
+use arbor_engine::normalize_features as normalize;
 
 /// open_clip's `ClipLoss` on one device: with `logits = scale · n(images) · n(texts)ᵀ`, the
 /// mean of the cross-entropy of each image against all texts and of each text against all
@@ -22,7 +22,7 @@ pub fn clip_loss<B: Backend>(images: Tensor<B, 2>, texts: Tensor<B, 2>, scale: T
 
 #[cfg(test)]
 mod tests {
-    use arbor_engine::model::Cpu;
+    use arbor_engine::Cpu;
     use burn::tensor::TensorData;
 
     use super::*;

@@ -8,7 +8,7 @@ use arbor_index::Rank;
 use plotters::prelude::*;
 
 use crate::error::{Result, TrainError};
-use crate::train::EpochMetrics;
+use crate::run::EpochMetrics;
 
 /// The metrics file of a run folder.
 pub const METRICS: &str = "metrics.jsonl";

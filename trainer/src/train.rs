@@ -7,15 +7,14 @@
 //! run resumed from a checkpoint (model, optimiser moments, step) takes exactly the steps
 //! the uninterrupted run would have taken.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 
-use arbor_engine::model::{Clip, ClipConfig, ModelDir, StateDict};
-use arbor_engine::preprocess::{MAX_PIXELS, Pipeline, PixelTensor, Preprocessor};
-use arbor_engine::{Embedder, TextType, Tokenizer};
+use arbor_engine::{Clip, ClipConfig, ModelDir};
+use arbor_engine::{Embedder, Tokenizer};
+use arbor_engine::{MAX_PIXELS, Pipeline, PixelTensor, Preprocessor};
 use burn::module::{AutodiffModule, Module, ModuleVisitor, Param, ParamId};
-use burn::optim::adaptor::OptimizerAdaptor;
-use burn::optim::{AdamW, AdamWConfig, GradientsAccumulator, GradientsParams, Optimizer};
+use burn::optim::{AdamWConfig, GradientsAccumulator, GradientsParams, Optimizer};
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{ElementConversion, Int, Tensor, TensorData};
 use rand::seq::SliceRandom;
@@ -25,165 +24,16 @@ use rayon::prelude::*;
 
 use crate::augment::random_resized_crop;
 use crate::checkpoint;
-use crate::dataset::{Dataset, ImageSet, Skipped, Split};
+use crate::dataset::{Dataset, ImageSet, Split};
 use crate::error::{Result, TrainError};
-use crate::eval::{EvalReport, EvalSettings, evaluate};
+use crate::eval::{EvalSettings, evaluate};
 use crate::loss::clip_loss;
 use crate::report;
+use crate::run::{EpochMetrics, Event, ModelInit, Optim, RunOptions, RunState, TrainConfig, TrainReport};
 use crate::schedule::Schedule;
 
 /// open_clip clamps the learnable temperature so logits never exceed 100 × cosine.
 const MAX_LOGIT_SCALE: f32 = 4.605_170_2; // ln 100
-
-/// One AdamW parameter group.
-pub type Optim<B> = OptimizerAdaptor<AdamW, Clip<B>, B>;
-
-/// Settings of a training run.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct TrainConfig {
-    /// How taxa are captioned.
-    pub text_type: TextType,
-    /// Passes over the training photos.
-    pub epochs: usize,
-    /// Photos per optimiser step (the contrastive batch).
-    pub batch_size: usize,
-    /// Micro-batches per step: the batch's features are computed in this many pieces and
-    /// the gradient accumulated, so large contrastive batches fit in memory with exactly the
-    /// gradient of the full batch.
-    pub accumulation: usize,
-    /// Peak learning rate.
-    pub lr: f64,
-    /// Linear warmup, in steps.
-    pub warmup: usize,
-    /// AdamW's decoupled weight decay, on weights with two or more dimensions.
-    pub weight_decay: f64,
-    /// Seed of the initialisation, data order, augmentation and text-type draws.
-    pub seed: u64,
-    /// Write a checkpoint every this many steps (0: at the end of each epoch only).
-    pub checkpoint_every: usize,
-    /// Few-shot sizes evaluated on the val split each epoch.
-    pub eval_shots: Vec<usize>,
-    /// Few-shot seeds.
-    pub eval_seeds: u64,
-}
-
-impl Default for TrainConfig {
-    fn default() -> Self {
-        TrainConfig {
-            text_type: TextType::Mixed,
-            epochs: 10,
-            batch_size: 64,
-            accumulation: 1,
-            lr: 1e-3,
-            warmup: 50,
-            weight_decay: 0.2,
-            seed: 0,
-            checkpoint_every: 0,
-            eval_shots: vec![1, 5],
-            eval_seeds: 5,
-        }
-    }
-}
-
-/// Where the weights of a new run come from.
-#[derive(Debug, Clone, PartialEq)]
-pub enum ModelInit {
-    /// A randomly initialised model of this architecture.
-    Config(ClipConfig),
-    /// An Arbor model directory (e.g. an imported open_clip checkpoint) to fine-tune.
-    Pretrained(PathBuf),
-}
-
-/// Metrics of one epoch (a line of `metrics.jsonl`).
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct EpochMetrics {
-    /// 1-based epoch.
-    pub epoch: usize,
-    /// Optimiser steps done so far.
-    pub step: usize,
-    /// Mean training loss over the epoch's steps.
-    pub loss: f64,
-    /// Learning rate of the epoch's last step.
-    pub lr: f64,
-    /// `exp(logit_scale)` at the end of the epoch.
-    pub logit_scale: f64,
-    /// Training throughput over the epoch.
-    pub images_per_second: f64,
-    /// Evaluation on the val split, when it has photos.
-    pub val: Option<EvalReport>,
-}
-
-/// Everything a checkpoint needs besides tensors.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct RunState {
-    /// The run's settings.
-    pub config: TrainConfig,
-    /// The architecture.
-    pub model: ClipConfig,
-    /// Steps done.
-    pub step: usize,
-    /// Steps of the whole run.
-    pub total_steps: usize,
-    /// Training photos the run was planned on (a resumed run must see the same data).
-    pub train_images: usize,
-    /// Loss sum and step count of the epoch in progress.
-    pub epoch_loss: (f64, usize),
-    /// Metrics of the finished epochs.
-    pub history: Vec<EpochMetrics>,
-}
-
-/// Progress reports from [`train`].
-#[derive(Debug)]
-pub enum Event<'a> {
-    /// The run is about to take steps `first_step..total_steps`.
-    Start {
-        /// First step to take (non-zero when resuming).
-        first_step: usize,
-        /// Steps of the whole run.
-        total_steps: usize,
-        /// Photos in the train split.
-        train_images: usize,
-        /// Photos in the val split.
-        val_images: usize,
-    },
-    /// A step finished.
-    Step {
-        /// Steps done.
-        step: usize,
-        /// Its loss.
-        loss: f64,
-        /// Its learning rate.
-        lr: f64,
-    },
-    /// An epoch finished (and was evaluated).
-    Epoch(&'a EpochMetrics),
-    /// A checkpoint was written after this many steps.
-    Checkpoint(usize),
-}
-
-/// How to run: fresh or resumed, and whether to stop early.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct RunOptions {
-    /// Continue from the checkpoint in the output folder (its settings win).
-    pub resume: bool,
-    /// Stop (after checkpointing) once this many steps are done, as if interrupted.
-    pub stop_after: Option<usize>,
-}
-
-/// What a run did.
-#[derive(Debug, Clone)]
-pub struct TrainReport {
-    /// The output folder: a model directory once `finished`.
-    pub out: PathBuf,
-    /// Steps done.
-    pub steps: usize,
-    /// Whether every step was taken and the model written.
-    pub finished: bool,
-    /// Metrics per epoch.
-    pub history: Vec<EpochMetrics>,
-    /// Manifest rows and photos that were skipped.
-    pub skipped: Vec<Skipped>,
-}
 
 /// Trains a model on the dataset folder `data` and writes it, with `metrics.jsonl`, charts and
 /// checkpoints, into `out`.
@@ -313,7 +163,7 @@ pub fn train<B: AutodiffBackend>(
             });
         }
     }
-    let weights = StateDict::from_model(&model, out.join(ModelDir::WEIGHTS))?;
+    let weights = model.to_state_dict(out.join(ModelDir::WEIGHTS))?;
     ModelDir::write_into(&weights, model_config, &format!("arbor train ({})", config.text_type), out)?;
     write_training_json(out, &state, data)?;
     Ok(TrainReport {

@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
-use arbor_engine::model::{Clip, ClipConfig, Cpu, ModelDir, StateDict};
+use arbor_engine::{Clip, ClipConfig, Cpu, ModelDir, StateDict};
 use arbor_engine::{Embedder, TextType, normalize_rows};
 use arbor_index::Rank;
 use arbor_trainer::{
@@ -65,7 +65,7 @@ fn run(data: &Path, config: &TrainConfig, out: &Path, options: &RunOptions) -> T
 fn weights(model_dir: &Path) -> BTreeMap<String, Vec<f32>> {
     let dir = ModelDir::open(model_dir).unwrap();
     let model: Clip<Cpu> = dir.load(&Default::default()).unwrap();
-    let state = StateDict::from_model(&model, model_dir.join("x")).unwrap();
+    let state = model.to_state_dict(model_dir.join("x")).unwrap();
     state.names().map(|n| (n.to_owned(), state.values(n).unwrap().to_vec())).collect()
 }
 
@@ -229,7 +229,7 @@ fn evaluation_equals_an_independent_computation() {
     let data = world(tmp.path(), 10, 6, 11);
     // An untrained model, so right and wrong answers are both common at every rank.
     let model = Clip::<Cpu>::new(&micro_config(), &Default::default()).unwrap();
-    let state = StateDict::from_model(&model, tmp.path().join("w")).unwrap();
+    let state = model.to_state_dict(tmp.path().join("w")).unwrap();
     let model_dir = tmp.path().join("model");
     ModelDir::write(&state, micro_config(), "test", &model_dir).unwrap();
     let embedder = Embedder::open(&model_dir).unwrap();
@@ -296,12 +296,8 @@ fn fine_tuning_an_imported_open_clip_model_keeps_its_weight_layout() {
     let tmp = tempfile::tempdir().unwrap();
     let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/openclip/tiny_gelu");
     let imported = tmp.path().join("imported");
-    arbor_engine::model::import_openclip(
-        fixture.join("model.safetensors"),
-        fixture.join("open_clip_config.json"),
-        &imported,
-    )
-    .unwrap();
+    arbor_engine::import_openclip(fixture.join("model.safetensors"), fixture.join("open_clip_config.json"), &imported)
+        .unwrap();
     // The fixture model takes 64-px photos.
     let data64 = tmp.path().join("world64");
     let config = SynthConfig { species: 6, images_per_species: 10, seed: 9, ..SynthConfig::default() };

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
-use arbor_engine::collection::photo_key;
+use arbor_engine::photo_key;
 use arbor_engine::{Collection, Engine, Image, Pipeline, Templates};
 use clap::{Args, Subcommand};
 
@@ -209,11 +209,8 @@ pub fn search(a: SearchArgs) -> Result<()> {
         (None, None) => bail!("give --image or --text"),
     };
     let hits = collection.search(&query, a.k as usize)?;
-    let rows: Vec<Vec<Cell>> = hits
-        .iter()
-        .enumerate()
-        .map(|(i, h)| vec![Cell::from(i + 1), h.path.as_str().into(), h.score.into()])
-        .collect();
+    let rows: Vec<Vec<Cell>> =
+        hits.iter().enumerate().map(|(i, h)| vec![Cell::from(i + 1), h.path.as_str().into(), h.score.into()]).collect();
     match a.format {
         Format::Json => crate::output::print_json(&hits)?,
         f => print_rows(f, &["rank", "path", "score"], &rows)?,

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
-use arbor_engine::model::ClipConfig;
+use arbor_engine::ClipConfig;
 use arbor_engine::{Embedder, TextType, TreeClassifier};
 use arbor_index::{IndexBuilder, Rank, Scope, TaxonIndex};
 use arbor_trainer::{Dataset, ModelInit, RunOptions, Split, SynthConfig, TrainConfig};

@@ -4,7 +4,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::{Result, bail};
-use arbor_engine::embedder::normalize_rows;
+use arbor_engine::normalize_rows;
 use arbor_engine::{Pipeline, Templates};
 use clap::{Args, Subcommand, ValueEnum};
 

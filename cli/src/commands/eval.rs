@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Result, bail};
-use arbor_engine::preprocess::MAX_PIXELS;
+use arbor_engine::MAX_PIXELS;
 use arbor_engine::{Embedder, TextType};
 use arbor_index::Rank;
 use arbor_trainer::{Dataset, EvalReport, EvalSettings, Split, evaluate};

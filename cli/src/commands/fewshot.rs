@@ -10,8 +10,8 @@ use crate::inputs::EXIT_SOME_FAILED;
 use crate::output::{Cell, check_output_dir};
 use clap::{Args, Subcommand};
 
-use crate::commands::open_engine;
 use crate::commands::eval_fewshot::EvalFewshotArgs;
+use crate::commands::open_engine;
 use crate::output::{Format, print_json, print_rows};
 use crate::photos::Labelled;
 

@@ -266,17 +266,12 @@ fn build(
 fn build_with_model(a: &BuildArgs, taxa: &[TaxonRecord], model: &Path) -> Result<()> {
     let engine = crate::commands::open_engine(model, None, false)?;
     let embedder = engine.embedder();
-    let labels = arbor_engine::tree_labels::taxon_labels(taxa, a.text_type);
+    let labels = arbor_engine::taxon_labels(taxa, a.text_type);
     let checkpoint = PathBuf::from(format!("{}.partial", a.out.display()));
     let progress = bar(labels.len() as u64, "encoding labels");
-    let encoding = arbor_engine::tree_labels::encode_resumable(
-        embedder,
-        &labels,
-        a.templates,
-        &checkpoint,
-        a.stop_after,
-        |done| progress.set_position(done as u64),
-    )
+    let encoding = arbor_engine::encode_resumable(embedder, &labels, a.templates, &checkpoint, a.stop_after, |done| {
+        progress.set_position(done as u64)
+    })
     .with_context(|| format!("encoding the labels of {}", a.taxonomy.display()))?;
     progress.finish_and_clear();
     if encoding.discarded_checkpoint {
@@ -322,8 +317,7 @@ fn info(a: &InfoArgs) -> Result<()> {
         vec!["size".into(), format!("{:.1} MB", info.bytes as f64 / 1e6)],
         vec![
             "graph".into(),
-            info.graph_m
-                .map_or("none (exact only)".into(), |m| format!("HNSW M={m}, {} levels", info.graph_levels)),
+            info.graph_m.map_or("none (exact only)".into(), |m| format!("HNSW M={m}, {} levels", info.graph_levels)),
         ],
         vec!["source".into(), info.meta.source.clone()],
     ];

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use arbor_engine::Tokenizer;
-use arbor_engine::model::{ModelDir, import_openclip};
+use arbor_engine::{ModelDir, import_openclip};
 use clap::{Args, Subcommand};
 
 use crate::inputs::read_lines;

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use arbor_engine::TextType;
-use arbor_engine::model::{ClipConfig, Cpu};
+use arbor_engine::{ClipConfig, Cpu};
 use arbor_trainer::{Event, ModelInit, RunOptions, SynthConfig, TrainConfig, TrainReport, World};
 use burn::backend::Autodiff;
 use clap::{Args, ValueEnum};
@@ -246,7 +246,7 @@ fn train_cuda(
     options: &RunOptions,
     observer: &mut dyn FnMut(Event<'_>),
 ) -> Result<TrainReport> {
-    use arbor_engine::model::Cuda;
+    use arbor_engine::Cuda;
     Ok(arbor_trainer::train::<Autodiff<Cuda>>(data, init, config, out, options, &Default::default(), observer)?)
 }
 

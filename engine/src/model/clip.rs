@@ -1,16 +1,18 @@
 //! The whole CLIP model: both towers, the joint embedding and the logit scale.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+use burn_store::{BurnToPyTorchAdapter, ModuleSnapshot};
 
 use burn::module::{Module, Param};
 use burn::nn::{Embedding, LayerNorm};
 use burn::tensor::backend::Backend;
 use burn::tensor::{Int, Tensor};
 
-use super::checkpoint::StateDict;
 use super::config::ClipConfig;
 use super::error::ModelError;
 use super::params::{Init, ParamSource, RandomInit};
+use super::state_dict::{StateDict, transpose};
 pub use super::text::TextTrace;
 use super::transformer::{Transformer, TransformerShape, layer_norm};
 pub use super::vision::VisionTrace;
@@ -113,6 +115,36 @@ impl<B: Backend> Clip<B> {
             logit_scale: src.param("logit_scale", [1], Init::Constant((1.0_f64 / 0.07).ln()))?,
             config: config.clone(),
         })
+    }
+
+    /// The weights of `model` under open_clip's names, layouts and shapes (LayerNorm
+    /// `weight`/`bias`, torch `[out, in]` linear weights, a 0-d `logit_scale`): what open_clip's
+    /// `state_dict()` would hold. `path` is recorded as the tensors' origin for error messages.
+    ///
+    /// # Errors
+    /// A tensor cannot be read back from the device.
+    pub fn to_state_dict(&self, path: impl Into<PathBuf>) -> Result<StateDict, ModelError> {
+        let path: PathBuf = path.into();
+        let mut state = StateDict::empty(path.clone());
+        for snapshot in self.collect(None, Some(Box::new(BurnToPyTorchAdapter)), false) {
+            let name = snapshot.full_path();
+            let data =
+                snapshot.to_data().map_err(|e| ModelError::checkpoint(&path, format!("tensor `{name}`: {e:?}")))?;
+            let mut values = data
+                .convert::<f32>()
+                .into_vec::<f32>()
+                .map_err(|e| ModelError::checkpoint(&path, format!("tensor `{name}`: {e:?}")))?;
+            let mut shape = snapshot.shape.to_vec();
+            if name == "logit_scale" {
+                shape = Vec::new(); // a torch scalar
+            } else if name.ends_with(".in_proj_weight") {
+                // Held as `[width, 3·width]` for the GEMM; torch's layout is the transpose.
+                values = transpose(&values, shape[0], shape[1]);
+                shape.reverse();
+            }
+            state.insert(name, shape, values);
+        }
+        Ok(state)
     }
 
     /// The configuration the model was built from.

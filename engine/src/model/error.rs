@@ -8,6 +8,9 @@ use std::path::PathBuf;
 /// tensor names that key or tensor, so a user can see what to fix without a debugger.
 #[derive(Debug, thiserror::Error)]
 pub enum ModelError {
+    /// Publishing a model directory (the error names it).
+    #[error(transparent)]
+    Publish(#[from] arbor_index::IndexError),
     /// A file could not be read or written.
     #[error("{path}: {source}")]
     Io {

@@ -16,24 +16,23 @@
 
 #![warn(missing_docs)]
 
-mod checkpoint;
 mod clip;
 mod config;
 mod error;
 mod kernels;
 mod model_dir;
+mod open_clip_json;
 mod params;
+mod state_dict;
 mod text;
 mod transformer;
 mod vision;
 
-pub use checkpoint::StateDict;
-pub use clip::{Clip, TextTrace, VisionTrace, normalize};
+pub use clip::{Clip, TextTrace, VisionTrace, normalize as normalize_features};
 pub use config::{Activation, ClipConfig, Interpolation, PreprocessConfig, ResizeMode, TextConfig, VisionConfig};
 pub use error::ModelError;
 pub use model_dir::{ImageTransform, ModelDir, ModelManifest, import_openclip};
-pub use transformer::{Mlp, MultiheadAttention, ResidualAttentionBlock, Transformer};
-pub use vision::{PatchConv, VisionTransformer};
+pub use state_dict::StateDict;
 
 /// The default CPU backend: burn's pure-Rust `flex` backend (multithreaded `gemm`).
 pub type Cpu = burn_flex::Flex;

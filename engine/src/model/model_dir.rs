@@ -11,11 +11,13 @@ use std::path::{Path, PathBuf};
 use burn::tensor::backend::Backend;
 use serde::{Deserialize, Serialize};
 
+use arbor_index::{Existing, publish_dir};
+
 use super::Cpu;
-use super::checkpoint::StateDict;
 use super::clip::Clip;
 use super::config::ClipConfig;
 use super::error::ModelError;
+use super::state_dict::StateDict;
 
 /// The image preprocessing a model directory asks for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -175,7 +177,7 @@ pub fn import_openclip(
 impl ModelDir {
     /// Writes `state` with `config` as a new model directory at `out_dir` (atomically, checked
     /// by loading it back, as [`import_openclip`] describes) and opens it. `source` names where
-    /// the weights came from. Use [`StateDict::from_model`] to save a trained [`Clip`].
+    /// the weights came from. Use [`Clip::to_state_dict`] to save a trained model.
     ///
     /// # Errors
     /// `out_dir` already exists, the weights do not fit `config`, or a file cannot be written.
@@ -189,12 +191,8 @@ impl ModelDir {
         if out_dir.exists() {
             return Err(ModelError::AlreadyExists(out_dir.to_owned()));
         }
-        let staging = stage(state, config, source, out_dir)?;
-        if let Err(error) = fs::rename(&staging, out_dir) {
-            // Best effort: the staging directory is ours.
-            let _ = fs::remove_dir_all(&staging);
-            return Err(ModelError::io(out_dir, error));
-        }
+        let manifest = manifest(state, config, source);
+        publish_dir(out_dir, Existing::Refuse, |staging| write_dir(staging, state, &manifest))?;
         Self::open(out_dir)
     }
 }
@@ -218,7 +216,11 @@ impl ModelDir {
         if !dir.is_dir() {
             return Err(ModelError::io(dir, std::io::Error::new(std::io::ErrorKind::NotFound, "not a directory")));
         }
-        let staging = stage(state, config, source, &dir.join(".model"))?;
+        // The two files are published into a folder that holds the run's logs too, so they are
+        // assembled (and checked) in a staging folder of their own, then moved in one by one.
+        let manifest = manifest(state, config, source);
+        let staging = dir.join(".model");
+        publish_dir(&staging, Existing::Replace, |staging| write_dir(staging, state, &manifest))?;
         let moved = [Self::WEIGHTS, Self::MANIFEST].into_iter().try_for_each(|name| {
             fs::rename(staging.join(name), dir.join(name)).map_err(|e| ModelError::io(dir.join(name), e))
         });
@@ -228,35 +230,16 @@ impl ModelDir {
     }
 }
 
-/// Writes the weights and their manifest into a fresh staging directory beside `target`
-/// (checked by loading them back) and returns it; on failure nothing is left behind.
-fn stage(state: &StateDict, config: ClipConfig, source: &str, target: &Path) -> Result<PathBuf, ModelError> {
-    let manifest = ModelManifest {
+/// The manifest of `state` with `config` (its size is filled in once the weights are written).
+fn manifest(state: &StateDict, config: ClipConfig, source: &str) -> ModelManifest {
+    ModelManifest {
         format_version: ModelDir::FORMAT_VERSION,
         config,
         image_transform: ImageTransform::Squash,
         weights_sha256: state.identity_hash(),
         source: source.to_owned(),
         weights_bytes: None,
-    };
-    let staging = staging_path(target)?;
-    fs::create_dir(&staging).map_err(|e| ModelError::io(&staging, e))?;
-    if let Err(error) = write_dir(&staging, state, &manifest) {
-        // Best effort: the staging directory is ours and incomplete.
-        let _ = fs::remove_dir_all(&staging);
-        return Err(error);
     }
-    Ok(staging)
-}
-
-/// A hidden sibling of `out_dir`, unique to this process, on the same file system so the final
-/// rename is atomic.
-fn staging_path(out_dir: &Path) -> Result<PathBuf, ModelError> {
-    let name = out_dir.file_name().ok_or_else(|| {
-        ModelError::io(out_dir, std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a directory name"))
-    })?;
-    let staging = format!(".{}.partial-{}", name.to_string_lossy(), std::process::id());
-    Ok(out_dir.with_file_name(staging))
 }
 
 fn write_dir(dir: &Path, state: &StateDict, manifest: &ModelManifest) -> Result<(), ModelError> {

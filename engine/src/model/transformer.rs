@@ -76,7 +76,7 @@ fn apply<B: Backend>(layer: &Linear<B>, x: Tensor<B, 3>) -> Tensor<B, 3> {
 #[derive(Module, Debug)]
 pub struct MultiheadAttention<B: Backend> {
     /// Query, key and value projections stacked, `[width, 3·width]`: the transpose of torch's
-    /// `[3·width, width]` (see [`ParamSource::matrix_in_out`]; [`super::StateDict::from_model`]
+    /// `[3·width, width]` (see [`ParamSource::matrix_in_out`]; [`super::Clip::to_state_dict`]
     /// transposes it back).
     pub in_proj_weight: Param<Tensor<B, 2>>,
     /// Query, key and value biases stacked, `[3·width]`.

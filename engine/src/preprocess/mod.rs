@@ -14,11 +14,11 @@
 //! ([`Preprocessor::with_exif_orientation`] turns it on).
 //!
 //! ```no_run
-//! use arbor_engine::preprocess::{Pipeline, Preprocessor};
+//! use arbor_engine::{Pipeline, Preprocessor};
 //! let pre = Preprocessor::new(Pipeline::Squash, 224)?;
 //! let pixels = pre.load("photo.jpg")?;
 //! assert_eq!(pixels.shape(), [3, 224, 224]);
-//! # Ok::<(), arbor_engine::preprocess::PreprocessError>(())
+//! # Ok::<(), arbor_engine::PreprocessError>(())
 //! ```
 
 #![warn(missing_docs)]
@@ -34,7 +34,11 @@ use std::fmt;
 use std::path::Path;
 use std::str::FromStr;
 
-pub use decode::{ImageFormat, MAX_PIXELS, PIL_MAX_IMAGE_PIXELS, UNDECODED_PHOTO_EXTENSIONS, decode};
+/// open_clip's resize-and-crop (see [`crop`]), under its re-exported name.
+pub use self::crop as crop_pixels;
+/// pybioclip's squash geometry (see [`squash`]), under its re-exported name.
+pub use self::squash as squash_pixels;
+pub use decode::{ImageFormat, MAX_PIXELS, PIL_MAX_IMAGE_PIXELS, UNDECODED_PHOTO_EXTENSIONS, decode as decode_image};
 pub use error::{PreprocessError, Result};
 pub use exif::Orientation;
 pub use image::{ColorMode, DecodedImage, Palette};

@@ -13,13 +13,13 @@
 //!    context length, or truncation that keeps `<end_of_text>` last.
 //!
 //! ```
-//! use arbor_engine::tokenizer::{EOT_TOKEN, SOT_TOKEN, Tokenizer};
+//! use arbor_engine::{EOT_TOKEN, SOT_TOKEN, Tokenizer};
 //! let tokenizer = Tokenizer::openai()?;
 //! let ids = tokenizer.tokenize("a photo of Corvus corax");
 //! assert_eq!(ids.len(), 77);
 //! assert_eq!(ids[0], SOT_TOKEN);
 //! assert_eq!(ids[Tokenizer::eot_position(&ids)], EOT_TOKEN);
-//! # Ok::<(), arbor_engine::tokenizer::TokenizerError>(())
+//! # Ok::<(), arbor_engine::TokenizerError>(())
 //! ```
 
 mod bpe;
@@ -36,6 +36,7 @@ use rayon::prelude::*;
 use regex::Regex;
 
 pub use clean::clean;
+pub use clean::clean as clean_text;
 pub use textfix::fix_text;
 pub use vocab::{EOT_TOKEN, SOT_TOKEN, VOCAB_SIZE};
 

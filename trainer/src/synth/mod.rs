@@ -156,15 +156,9 @@ impl World {
         if out.exists() {
             return Err(TrainError::Invalid(format!("{}: already exists; choose a new folder", out.display())));
         }
-        let staging = staging(out)?;
-        let written = self.write_into(&staging, progress).and_then(|summary| {
-            fs::rename(&staging, out).map_err(|e| TrainError::io(out, e))?;
-            Ok(SynthSummary { dir: out.to_owned(), ..summary })
-        });
-        if written.is_err() {
-            let _ = fs::remove_dir_all(&staging);
-        }
-        written
+        let summary =
+            arbor_index::publish_dir(out, arbor_index::Existing::Refuse, |staging| self.write_into(staging, progress))?;
+        Ok(SynthSummary { dir: out.to_owned(), ..summary })
     }
 
     fn write_into(&self, dir: &Path, progress: impl Fn(usize, usize) + Sync) -> Result<SynthSummary> {
@@ -329,18 +323,4 @@ fn write_png(path: &Path, rgb: &[u8], size: usize) -> Result<()> {
     writer.write_image_data(rgb).map_err(fail)?;
     writer.finish().map_err(fail)?;
     Ok(())
-}
-
-/// A hidden sibling of `out` on the same file system, so the final rename is atomic.
-pub(crate) fn staging(out: &Path) -> Result<PathBuf> {
-    let name = out
-        .file_name()
-        .ok_or_else(|| TrainError::Invalid(format!("{}: not a folder name", out.display())))?
-        .to_string_lossy();
-    let staging = out.with_file_name(format!(".{name}.partial-{}", std::process::id()));
-    if staging.exists() {
-        fs::remove_dir_all(&staging).map_err(|e| TrainError::io(&staging, e))?;
-    }
-    fs::create_dir_all(&staging).map_err(|e| TrainError::io(&staging, e))?;
-    Ok(staging)
 }

@@ -30,7 +30,7 @@ const MAX_SEGMENT_CHARS: usize = 1_000_000;
 /// ftfy's `fix_text(text)` with the default `TextFixerConfig`.
 ///
 /// ```
-/// use arbor_engine::tokenizer::fix_text;
+/// use arbor_engine::fix_text;
 /// assert_eq!(fix_text("CafÃ© &amp; ﬁsh"), "Café & fish");
 /// ```
 pub fn fix_text(text: &str) -> String {

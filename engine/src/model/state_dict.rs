@@ -12,11 +12,9 @@ use std::path::{Path, PathBuf};
 use burn::tensor::backend::Backend;
 use burn::tensor::{DType, Tensor, TensorData};
 use burn_store::pytorch::PytorchReader;
-use burn_store::{BurnToPyTorchAdapter, ModuleSnapshot};
 use safetensors::{Dtype, SafeTensors};
 use sha2::{Digest, Sha256};
 
-use super::clip::Clip;
 use super::error::ModelError;
 use super::params::{Init, ParamSource};
 
@@ -165,34 +163,14 @@ impl StateDict {
         hasher.finalize().iter().map(|byte| format!("{byte:02x}")).collect()
     }
 
-    /// The weights of `model` under open_clip's names, layouts and shapes (LayerNorm
-    /// `weight`/`bias`, torch `[out, in]` linear weights, a 0-d `logit_scale`): what open_clip's
-    /// `state_dict()` would hold. `path` is recorded as the tensors' origin for error messages.
-    ///
-    /// # Errors
-    /// A tensor cannot be read back from the device.
-    pub fn from_model<B: Backend>(model: &Clip<B>, path: impl Into<PathBuf>) -> Result<Self, ModelError> {
-        let path = path.into();
-        let mut tensors = BTreeMap::new();
-        for snapshot in model.collect(None, Some(Box::new(BurnToPyTorchAdapter)), false) {
-            let name = snapshot.full_path();
-            let data =
-                snapshot.to_data().map_err(|e| ModelError::checkpoint(&path, format!("tensor `{name}`: {e:?}")))?;
-            let mut values = data
-                .convert::<f32>()
-                .into_vec::<f32>()
-                .map_err(|e| ModelError::checkpoint(&path, format!("tensor `{name}`: {e:?}")))?;
-            let mut shape = snapshot.shape.to_vec();
-            if name == "logit_scale" {
-                shape = Vec::new(); // a torch scalar
-            } else if name.ends_with(".in_proj_weight") {
-                // Held as `[width, 3·width]` for the GEMM; torch's layout is the transpose.
-                values = transpose(&values, shape[0], shape[1]);
-                shape.reverse();
-            }
-            tensors.insert(name, Entry { shape, values });
-        }
-        Ok(Self { path, tensors })
+    /// An empty state_dict whose tensors will be said to come from `path`.
+    pub(crate) fn empty(path: PathBuf) -> Self {
+        Self { path, tensors: BTreeMap::new() }
+    }
+
+    /// Adds (or replaces) a tensor.
+    pub(crate) fn insert(&mut self, name: String, shape: Vec<usize>, values: Vec<f32>) {
+        self.tensors.insert(name, Entry { shape, values });
     }
 
     /// Writes the tensors to `path` as float32 safetensors, with their names and shapes.
@@ -221,15 +199,15 @@ impl StateDict {
     }
 
     /// A [`ParamSource`] that moves tensors out of this state_dict onto `device`.
-    pub(crate) fn into_source<B: Backend>(self, device: &B::Device) -> CheckpointSource<'_, B> {
-        CheckpointSource { dict: self, device, missing: Vec::new() }
+    pub(crate) fn into_source<B: Backend>(self, device: &B::Device) -> StateDictSource<'_, B> {
+        StateDictSource { dict: self, device, missing: Vec::new() }
     }
 }
 
 /// The `cols × rows` transpose of a row-major `rows × cols` matrix. Each task fills a band of
 /// output rows, reading the input a cache line at a time (a plain column walk over ViT-B/16's
 /// weights doubled the model's load time).
-fn transpose(values: &[f32], rows: usize, cols: usize) -> Vec<f32> {
+pub(crate) fn transpose(values: &[f32], rows: usize, cols: usize) -> Vec<f32> {
     use rayon::prelude::*;
     const BAND: usize = 16;
     let mut out = vec![0.0; values.len()];
@@ -262,13 +240,13 @@ fn safetensors_values(dtype: Dtype, bytes: &[u8]) -> Option<Vec<f32>> {
 
 /// Hands out the tensors of a [`StateDict`] by name, checking shapes, and remembers which
 /// names were missing so that all of them can be reported at once.
-pub(crate) struct CheckpointSource<'a, B: Backend> {
+pub(crate) struct StateDictSource<'a, B: Backend> {
     dict: StateDict,
     device: &'a B::Device,
     missing: Vec<String>,
 }
 
-impl<B: Backend> CheckpointSource<'_, B> {
+impl<B: Backend> StateDictSource<'_, B> {
     /// Fails if any tensor was missing or any tensor of the file was not used.
     pub(crate) fn finish(self) -> Result<(), ModelError> {
         if !self.missing.is_empty() {
@@ -284,7 +262,7 @@ impl<B: Backend> CheckpointSource<'_, B> {
     }
 }
 
-impl<B: Backend> CheckpointSource<'_, B> {
+impl<B: Backend> StateDictSource<'_, B> {
     /// Moves tensor `name` out of the state_dict after checking its shape; `None` (and the name
     /// noted) if the file lacks it.
     fn take<const D: usize>(&mut self, name: &str, shape: [usize; D]) -> Result<Option<Vec<f32>>, ModelError> {
@@ -306,7 +284,7 @@ impl<B: Backend> CheckpointSource<'_, B> {
     }
 }
 
-impl<B: Backend> ParamSource<B> for CheckpointSource<'_, B> {
+impl<B: Backend> ParamSource<B> for StateDictSource<'_, B> {
     fn device(&self) -> &B::Device {
         self.device
     }
