@@ -10,9 +10,29 @@
 //! taxon index, no ML dependencies) and [`engine`] (tokenizer, image
 //! preprocessing, the CLIP model in burn, zero-shot classification).
 //!
-//! [`Engine`] is the one-handle way in (a model plus an optional tree of life: classify paths,
-//! bytes or pixels at any rank, custom labels, few-shot centroids, embeddings); the pieces below
-//! it are public for programs that need only one:
+//! [`Engine`] is the one-handle way in: a model plus an optional tree of life, answering for
+//! paths, encoded bytes, RGB buffers or preprocessed pixels, one photo or a folder streamed in
+//! batches, against the tree at any rank, custom labels or few-shot centroids:
+//!
+//! ```no_run
+//! use std::num::NonZeroUsize;
+//! use arbor::{Answer, Classifier, Engine, Rank, Scope, TreeQuestion, find_photos};
+//!
+//! let engine = Engine::builder("bioclip").index("tol-index").open()?; // model dir + taxon index
+//! let classifier = Classifier::Tree {
+//!     classifier: engine.tree_classifier(Scope::All)?,
+//!     question: TreeQuestion::Top { rank: Rank::Species, k: NonZeroUsize::new(3).unwrap() },
+//! };
+//! let photos = find_photos(&["photos/".into()])?; // each file once, hidden files left out
+//! engine.classify_files(&classifier, &photos.files, 8, |i, answer| match answer {
+//!     Ok(Answer::Taxa(hits)) => println!("{}: {} {:.3}", photos.files[i].display(), hits[0].path.join(" "), hits[0].score),
+//!     Ok(other) => println!("{other:?}"),
+//!     Err(e) => eprintln!("{e}"),
+//! })?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! The pieces below it are public for programs that need only one:
 //!
 //! ```no_run
 //! use arbor::{Embedder, Rank, Scope, TaxonIndex, TreeClassifier};
@@ -34,11 +54,12 @@ pub use arbor_engine as engine;
 pub use arbor_index as index;
 
 pub use arbor_engine::{
-    CentroidHit, Centroids, Collection, Embedder, Engine, EngineError, FewShotScore, Image, LabelCache,
-    LabelClassifier, LabelHit, PhotoHit, Pipeline, PixelTensor, Preprocessor, Softmax, Templates, TextType, Tokenizer,
-    TreeClassifier, evaluate_few_shot,
+    Answer, Candidates, CentroidHit, Centroids, Classifier, Collection, Confidence, Embedder, Engine, EngineBuilder,
+    EngineError, FewShotScore, Image, LabelCache, LabelClassifier, LabelHit, ModelIdentity, PhotoHit, Photos, Pipeline,
+    PixelTensor, Preprocessor, Templates, TextType, Tokenizer, TreeClassifier, TreeQuestion, evaluate_few_shot,
+    find_photos,
 };
 pub use arbor_index::{
-    Dtype, GraphParams, Hit, IndexBuilder, IndexError, Lineage, Rank, RankHit, ResolvedScope, Scope, SearchMode,
-    Subtree, Taxon, TaxonId, TaxonIndex, TaxonRecord,
+    Dtype, GraphParams, Hit, IndexBuilder, IndexError, IndexKind, Lineage, Rank, RankHit, ResolvedScope, Scope,
+    SearchMode, Subtree, Taxon, TaxonId, TaxonIndex, TaxonRecord,
 };

@@ -43,7 +43,7 @@ fn photo() -> String {
     arg(&fixtures().join("images/chelsea.png"))
 }
 
-/// 1. An index of another width than the model is refused, whatever else is asked.
+/// Finding 1: An index of another width than the model is refused, whatever else is asked.
 #[test]
 fn an_index_of_another_width_is_refused_naming_both() {
     let dir = tempfile::tempdir().unwrap();
@@ -65,7 +65,7 @@ fn an_index_of_another_width_is_refused_naming_both() {
     }
 }
 
-/// 2. A photo collection or centroids given as a tree of life are named for what they are.
+/// Finding 2: A photo collection or centroids given as a tree of life are named for what they are.
 #[test]
 fn collections_and_centroids_are_not_trees_of_life() {
     let dir = tempfile::tempdir().unwrap();
@@ -95,7 +95,7 @@ fn collections_and_centroids_are_not_trees_of_life() {
     assert_eq!(run.json()["kind"], "collection");
 }
 
-/// 3. `--cls` naming a file that is not there is an error, not a class named after the file;
+/// Finding 3: `--cls` naming a file that is not there is an error, not a class named after the file;
 /// one class alone is refused (it would always score 1).
 #[test]
 fn a_class_file_that_does_not_exist_is_an_error() {
@@ -107,7 +107,7 @@ fn a_class_file_that_does_not_exist_is_an_error() {
     assert!(run.code == Some(1) && run.stderr.contains("at least two"), "{}", run.stderr);
 }
 
-/// 4. A QuickGELU model and its GELU twin (same weights) are different models: neither
+/// Finding 4: A QuickGELU model and its GELU twin (same weights) are different models: neither
 /// answers from the other's centroids or label cache. A damaged weights file is caught.
 #[test]
 fn model_identity_covers_the_activation_and_damaged_weights_are_caught() {
@@ -169,7 +169,7 @@ fn model_identity_covers_the_activation_and_damaged_weights_are_caught() {
     assert!(run.code == Some(1) && run.stderr.contains("truncated or replaced"), "{}", run.stderr);
 }
 
-/// 5. Links are followed without loops, each photo is classified once, hidden files are left
+/// Finding 5: Links are followed without loops, each photo is classified once, hidden files are left
 /// out, and the walk says what it left out.
 #[test]
 #[cfg(unix)]
@@ -209,7 +209,7 @@ fn folder_walks_visit_each_photo_once() {
     assert_eq!(stdout.lines().count(), 3);
 }
 
-/// 6. A reader that goes away ends the program quietly: no panic, no error message.
+/// Finding 6: A reader that goes away ends the program quietly: no panic, no error message.
 #[test]
 fn a_closed_pipe_ends_quietly() {
     let dir = tempfile::tempdir().unwrap();
@@ -241,7 +241,7 @@ fn a_closed_pipe_ends_quietly() {
     }
 }
 
-/// 7. Outputs are checked before any work; every command that takes many photos exits 3 when
+/// Finding 7: Outputs are checked before any work; every command that takes many photos exits 3 when
 /// some could not be read.
 #[test]
 fn outputs_are_checked_first_and_skipped_photos_exit_3() {
@@ -264,7 +264,7 @@ fn outputs_are_checked_first_and_skipped_photos_exit_3() {
     assert!(run.stderr.contains("broken.png") && out.exists(), "{}", run.stderr);
 }
 
-/// 8. Options are validated, numbers are numbers, tables are aligned, names mean one thing.
+/// Finding 8: Options are validated, numbers are numbers, tables are aligned, names mean one thing.
 #[test]
 fn options_output_and_names_behave_the_same_everywhere() {
     let dir = tempfile::tempdir().unwrap();

@@ -103,4 +103,4 @@ pub use centroids::{CENTROIDS_META_FILE, CentroidHit, Centroids, FewShotScore, e
 pub use collection::{Collection, GRAPH_THRESHOLD, PhotoHit, photo_key};
 pub use label_cache::LabelCache;
 pub use tree_labels::{Encoding, encode_resumable, taxon_labels};
-pub use zeroshot::{LabelClassifier, LabelHit, Softmax, TreeClassifier, read_bins};
+pub use zeroshot::{Candidates, LabelClassifier, LabelHit, TreeClassifier, read_bins};

@@ -1,7 +1,7 @@
 //! Encoding a taxonomy's labels into tree-of-life vectors, resumably.
 //!
 //! A 450K-taxon tree through the 80 templates is 36 million texts: hours on a CPU. Encoded rows
-//! are therefore appended to a checkpoint file as they finish, and a run that finds a checkpoint
+//! are therefore appended to a progress file as they finish, and a run that finds a progress file
 //! for the same model, templates and labels carries on from where the last one stopped.
 
 use std::fs::{self, OpenOptions};
@@ -16,9 +16,11 @@ use crate::captions::{Templates, TextType, tree_of_life_label};
 use crate::embedder::Embedder;
 use crate::error::{EngineError, Result};
 
-/// Labels per append to the checkpoint: small enough that an interruption loses little, large
+/// Labels per append to the progress file: small enough that an interruption loses little, large
 /// enough that syncing the file is a negligible cost.
 const CHUNK: usize = 96;
+// The file kind written in the header line (kept from when these were called checkpoints, so
+// progress files of earlier builds still resume).
 const FORMAT: &str = "arbor-label-checkpoint";
 
 /// The text each taxon is encoded from: pybioclip's tree-of-life label (seven ranks and the
@@ -31,10 +33,10 @@ pub fn taxon_labels(taxa: &[TaxonRecord], text_type: Option<TextType>) -> Vec<St
     taxa.iter().map(|t| label(&t.lineage, &t.common_name)).collect()
 }
 
-/// The first line of a checkpoint: what its rows are embeddings of. Rows of float32
+/// The first line of a progress file: what its rows are embeddings of. Rows of float32
 /// (little-endian) follow, one per label in order.
 #[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-struct CheckpointHeader {
+struct ProgressHeader {
     format: String,
     model_identity: String,
     templates: String,
@@ -50,11 +52,11 @@ pub struct Encoding {
     pub rows: Vec<f32>,
     /// Labels encoded so far, this run and earlier ones.
     pub done: usize,
-    /// Labels that were already in the checkpoint when this run started.
+    /// Labels that were already in the progress file when this run started.
     pub resumed: usize,
-    /// A checkpoint was found but belonged to another model, templates or label list, and was
+    /// A progress file was found but belonged to another model, templates or label list, and was
     /// started over.
-    pub discarded_checkpoint: bool,
+    pub discarded_progress: bool,
     total: usize,
 }
 
@@ -65,23 +67,23 @@ impl Encoding {
     }
 }
 
-/// Encodes `labels` through `templates` (unit rows), appending finished rows to `checkpoint` and
+/// Encodes `labels` through `templates` (unit rows), appending finished rows to `progress_file` and
 /// resuming from it. Stops early once `stop_after` labels are done in total (to spread a long
 /// job over several runs). `progress(done)` is called after every chunk. The caller removes the
-/// checkpoint once it has stored the result.
+/// progress file once it has stored the result.
 ///
 /// # Errors
-/// The model fails, or the checkpoint cannot be written (the error names it).
+/// The model fails, or the progress file cannot be written (the error names it).
 pub fn encode_resumable<B: Backend>(
     embedder: &Embedder<B>,
     labels: &[String],
     templates: Templates,
-    checkpoint: &Path,
+    progress_file: &Path,
     stop_after: Option<usize>,
     mut progress: impl FnMut(usize),
 ) -> Result<Encoding> {
     let dim = embedder.dim();
-    let header = CheckpointHeader {
+    let header = ProgressHeader {
         format: FORMAT.into(),
         model_identity: embedder.identity().text().into(),
         templates: templates.name().into(),
@@ -89,18 +91,18 @@ pub fn encode_resumable<B: Backend>(
         labels_sha256: labels_hash(labels),
         dim,
     };
-    let (mut rows, discarded) = read_checkpoint(checkpoint, &header);
+    let (mut rows, discarded) = read_progress(progress_file, &header);
     let resumed = rows.len() / dim;
     // Rewrite what was kept: this also drops a half-written row left by a crash mid-append.
     let mut line = serde_json::to_vec(&header).map_err(|e| EngineError::Invalid(e.to_string()))?;
     line.push(b'\n');
     let kept: Vec<u8> = rows.iter().flat_map(|x| x.to_le_bytes()).collect();
-    arbor_index::write_atomically(checkpoint, |w| {
+    arbor_index::write_atomically(progress_file, |w| {
         w.write_all(&line)?;
         w.write_all(&kept)
     })?;
-    let io = |source| EngineError::Io { path: checkpoint.to_path_buf(), source };
-    let mut file = OpenOptions::new().append(true).open(checkpoint).map_err(io)?;
+    let io = |source| EngineError::Io { path: progress_file.to_path_buf(), source };
+    let mut file = OpenOptions::new().append(true).open(progress_file).map_err(io)?;
     let end = stop_after.map_or(labels.len(), |n| n.clamp(resumed, labels.len()));
     let mut done = resumed;
     progress(done);
@@ -113,14 +115,14 @@ pub fn encode_resumable<B: Backend>(
         done += chunk.len();
         progress(done);
     }
-    Ok(Encoding { rows, done, resumed, discarded_checkpoint: discarded, total: labels.len() })
+    Ok(Encoding { rows, done, resumed, discarded_progress: discarded, total: labels.len() })
 }
 
-/// The rows of a checkpoint made for `header`, and whether one for something else was found.
-fn read_checkpoint(path: &Path, header: &CheckpointHeader) -> (Vec<f32>, bool) {
+/// The rows of a progress file made for `header`, and whether one for something else was found.
+fn read_progress(path: &Path, header: &ProgressHeader) -> (Vec<f32>, bool) {
     let Ok(bytes) = fs::read(path) else { return (Vec::new(), false) };
     let Some(newline) = bytes.iter().position(|&b| b == b'\n') else { return (Vec::new(), true) };
-    match serde_json::from_slice::<CheckpointHeader>(&bytes[..newline]) {
+    match serde_json::from_slice::<ProgressHeader>(&bytes[..newline]) {
         Ok(found) if found == *header => {
             let body = &bytes[newline + 1..];
             let whole = (body.len() / (4 * header.dim)).min(header.labels);

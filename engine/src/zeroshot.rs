@@ -7,14 +7,14 @@ use arbor_index::{Rank, RankHit, ResolvedScope, Scope, SearchMode, TaxonId, Taxo
 
 use crate::error::{EngineError, Result};
 
-/// How much of the tree a softmax runs over.
+/// The taxa a classifier's softmax runs over.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Softmax {
-    /// Over every taxon in scope: pybioclip's probabilities exactly.
-    Exact,
-    /// Over the `candidates` best taxa found by the HNSW graph (beam `ef`):
-    /// probabilities of the long tail are dropped. Faster on huge trees.
-    Approximate {
+pub enum Candidates {
+    /// Every taxon in scope: pybioclip's probabilities exactly.
+    All,
+    /// The `candidates` best taxa found by the HNSW graph (beam `ef`): probabilities of the
+    /// long tail are dropped. Faster on huge trees.
+    Graph {
         /// Taxa kept for the softmax.
         candidates: usize,
         /// HNSW beam width.
@@ -27,7 +27,7 @@ pub struct TreeClassifier<'a> {
     index: &'a TaxonIndex,
     scope: Scope<'a>,
     logit_scale: f32,
-    softmax: Softmax,
+    candidates: Candidates,
     min_prob: f32,
     /// The scope's taxa and slots, resolved on first use and kept: exact mode needs them for
     /// every image, and on the whole tree they are as long as the tree.
@@ -41,7 +41,7 @@ impl<'a> TreeClassifier<'a> {
             index,
             scope,
             logit_scale,
-            softmax: Softmax::Exact,
+            candidates: Candidates::All,
             min_prob: arbor_index::DEFAULT_MIN_PROB,
             resolved: OnceLock::new(),
         }
@@ -56,8 +56,8 @@ impl<'a> TreeClassifier<'a> {
     }
 
     /// Chooses exact or approximate probabilities.
-    pub fn softmax(mut self, softmax: Softmax) -> Self {
-        self.softmax = softmax;
+    pub fn candidates(mut self, candidates: Candidates) -> Self {
+        self.candidates = candidates;
         self
     }
 
@@ -70,8 +70,8 @@ impl<'a> TreeClassifier<'a> {
     /// Per-taxon probabilities for each image (rows of `features`, unit length),
     /// as `(taxon, p)` pairs in taxon-id order.
     pub fn probabilities(&self, features: &[f32]) -> Result<Vec<Vec<(TaxonId, f32)>>> {
-        match self.softmax {
-            Softmax::Exact => {
+        match self.candidates {
+            Candidates::All => {
                 let scope = self.resolved()?;
                 let scores = self.index.scores_resolved(features, scope)?;
                 Ok(scores
@@ -79,7 +79,7 @@ impl<'a> TreeClassifier<'a> {
                     .map(|s| scope.ids().iter().copied().zip(softmax(s, self.logit_scale)).collect())
                     .collect())
             }
-            Softmax::Approximate { candidates, ef } => {
+            Candidates::Graph { candidates, ef } => {
                 let hits = self.index.search_batch(features, candidates, SearchMode::Approximate { ef }, self.scope)?;
                 Ok(hits
                     .into_iter()

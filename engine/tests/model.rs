@@ -122,7 +122,7 @@ fn assert_absolute<const D: usize>(actual: Tensor<TestBackend, D>, reference: &P
 fn load(model: &str, file: &str) -> Result<Clip<TestBackend>> {
     let dir = fixtures().join(model);
     let config = ClipConfig::from_open_clip_json(dir.join("open_clip_config.json"))?;
-    Ok(Clip::from_checkpoint(&config, dir.join(file), &Default::default())?)
+    Ok(Clip::from_weights_file(&config, dir.join(file), &Default::default())?)
 }
 
 /// Every output and intermediate of `model` against open_clip.
@@ -198,7 +198,7 @@ fn the_activation_flag_matters() -> Result {
     let mut config = ClipConfig::from_open_clip_json(dir.join("open_clip_config.json"))?;
     assert_eq!(config.activation, Activation::Gelu);
     config.activation = Activation::QuickGelu;
-    let wrong = Clip::<TestBackend>::from_checkpoint(&config, dir.join("model.safetensors"), &Default::default())?;
+    let wrong = Clip::<TestBackend>::from_weights_file(&config, dir.join("model.safetensors"), &Default::default())?;
     let (diff, _) = max_abs_diff(wrong.encode_image(pixel_batch()?)?, &dir.join("image_features_f64.npy"))?;
     // The manifest measures about 0.025; far above the 1e-5 tolerance of a match.
     assert!(diff > 1e-3, "QuickGELU on GELU weights still matches: {diff:e}");
@@ -240,7 +240,7 @@ fn wrong_shape_is_named() -> Result {
     let mut config = ClipConfig::tiny();
     config.embed_dim = 16;
     let path = fixtures().join("tiny_gelu/model.safetensors");
-    match Clip::<TestBackend>::from_checkpoint(&config, &path, &Default::default()) {
+    match Clip::<TestBackend>::from_weights_file(&config, &path, &Default::default()) {
         Err(ModelError::TensorShape { name, expected, found, .. }) => {
             assert_eq!(name, "visual.proj");
             assert_eq!((expected, found), (vec![64, 16], vec![64, 32]));
@@ -255,7 +255,7 @@ fn unexpected_tensors_are_named() -> Result {
     let mut config = ClipConfig::tiny();
     config.text.layers = 1;
     let path = fixtures().join("tiny_gelu/model.safetensors");
-    match Clip::<TestBackend>::from_checkpoint(&config, &path, &Default::default()) {
+    match Clip::<TestBackend>::from_weights_file(&config, &path, &Default::default()) {
         Err(ModelError::UnexpectedTensors { names, .. }) => {
             assert_eq!(names.len(), 12, "{names:?}");
             assert!(names.iter().all(|n| n.starts_with("transformer.resblocks.1.")));
@@ -274,7 +274,7 @@ fn truncated_and_missing_files_are_errors_naming_the_file() -> Result {
         let bytes = std::fs::read(fixtures().join(source))?;
         let cut = tmp.path().join(name);
         std::fs::write(&cut, &bytes[..bytes.len() / 2])?;
-        let error = Clip::<TestBackend>::from_checkpoint(&ClipConfig::tiny(), &cut, &Default::default())
+        let error = Clip::<TestBackend>::from_weights_file(&ClipConfig::tiny(), &cut, &Default::default())
             .expect_err("a truncated checkpoint must not load");
         assert!(matches!(error, ModelError::Checkpoint { .. }), "{error:?}");
         assert!(error.to_string().contains(name), "{error}");
@@ -415,7 +415,7 @@ fn the_generic_ops_path_matches_open_clip() -> Result {
     type Train = burn::backend::Autodiff<TestBackend>;
     let dir = fixtures().join("tiny_gelu");
     let config = ClipConfig::from_open_clip_json(dir.join("open_clip_config.json"))?;
-    let model = Clip::<Train>::from_checkpoint(&config, dir.join("model.safetensors"), &Default::default())?;
+    let model = Clip::<Train>::from_weights_file(&config, dir.join("model.safetensors"), &Default::default())?;
     let images = model.encode_image(Tensor::from_inner(pixel_batch()?))?.inner();
     let texts = model.encode_text(Tensor::from_inner(text_ids()?))?.inner();
     assert_relative(images, &dir.join("image_features_f64.npy"), 1e-5)?;

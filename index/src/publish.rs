@@ -104,7 +104,10 @@ mod tests {
     fn folders_appear_whole_or_not_at_all() {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("out");
-        publish_dir::<_, IndexError>(&dir, Existing::Refuse, |d| Ok(fs::write(d.join("a"), "1").unwrap())).unwrap();
+        publish_dir::<_, IndexError>(&dir, Existing::Refuse, |d| {
+            fs::write(d.join("a"), "1").map_err(|e| IndexError::io(d, e))
+        })
+        .unwrap();
         assert_eq!(fs::read_to_string(dir.join("a")).unwrap(), "1");
         let again = publish_dir::<(), IndexError>(&dir, Existing::Refuse, |_| Ok(()));
         assert!(again.unwrap_err().to_string().contains("out"));
@@ -114,7 +117,10 @@ mod tests {
         });
         assert!(failed.is_err());
         assert_eq!(fs::read_to_string(dir.join("a")).unwrap(), "1", "a failed fill leaves the old folder");
-        publish_dir::<_, IndexError>(&dir, Existing::Replace, |d| Ok(fs::write(d.join("b"), "3").unwrap())).unwrap();
+        publish_dir::<_, IndexError>(&dir, Existing::Replace, |d| {
+            fs::write(d.join("b"), "3").map_err(|e| IndexError::io(d, e))
+        })
+        .unwrap();
         assert!(!dir.join("a").exists() && dir.join("b").exists());
         let names: Vec<_> = fs::read_dir(tmp.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
         assert_eq!(names, ["out"], "no staging folders left behind");

@@ -8,7 +8,7 @@ use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use arbor_engine::{Answer, Classifier, Confidence, Engine, Softmax, TreeQuestion, read_bins};
+use arbor_engine::{Answer, Candidates, Classifier, Confidence, Engine, TreeQuestion, read_bins};
 use arbor_index::{Rank, RankHit, Scope, TaxonId};
 use clap::{Args, ValueEnum};
 
@@ -165,16 +165,16 @@ fn scope(engine: &Engine, a: &ClassifyArgs) -> Result<Option<Vec<TaxonId>>> {
 
 fn classifier<'e>(engine: &'e Engine, a: &ClassifyArgs, scope: Option<&'e [TaxonId]>) -> Result<Classifier<'e>> {
     if a.index.is_some() {
-        let softmax = match a.ef {
-            Some(ef) => Softmax::Approximate { candidates: (ef as usize).max(64), ef: ef as usize },
-            None => Softmax::Exact,
+        let candidates = match a.ef {
+            Some(ef) => Candidates::Graph { candidates: (ef as usize).max(64), ef: ef as usize },
+            None => Candidates::All,
         };
         let question = match a.min_confidence {
             Some(p) => TreeQuestion::Deepest(p),
             None => TreeQuestion::Top { rank: a.rank, k: a.k.unwrap_or(DEFAULT_K) },
         };
         let classifier =
-            engine.tree_classifier(scope.map_or(Scope::All, Scope::Taxa))?.softmax(softmax).min_prob(a.min_prob);
+            engine.tree_classifier(scope.map_or(Scope::All, Scope::Taxa))?.candidates(candidates).min_prob(a.min_prob);
         return Ok(Classifier::Tree { classifier, question });
     }
     if let Some(dir) = &a.centroids {

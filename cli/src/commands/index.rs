@@ -22,7 +22,7 @@ pub enum IndexCommand {
   arbor index build --model bioclip --taxonomy taxa.csv --out tol-index      # pybioclip's labels, 80 templates
   arbor index build --model bioclip --taxonomy taxa.csv --out tol-index --text-type scientific --templates none
 
-With --model, encoded labels are checkpointed to <out>.partial as they finish: an interrupted
+With --model, encoded labels are saved to <out>.partial as they finish: an interrupted
 build run again with the same model, taxonomy and templates resumes where it stopped.")]
     Build(BuildArgs),
     /// Build an index from pybioclip's tree-of-life files (txt_emb_species.npy + .json).
@@ -93,7 +93,7 @@ pub struct BuildArgs {
     /// the common name): common, scientific, taxonomic, sci+common, taxonomic+common.
     #[arg(long, requires = "model")]
     text_type: Option<arbor_engine::TextType>,
-    /// With --model: stop after this many labels in total, keeping the checkpoint (resume later).
+    /// With --model: stop after this many labels in total, keeping <out>.partial (resume later).
     #[arg(long, hide = true, requires = "model")]
     stop_after: Option<usize>,
     /// Orientation of --vectors.
@@ -262,27 +262,28 @@ fn build(
     Ok(())
 }
 
-/// `index build --model`: encodes the labels (checkpointed beside the output), then builds.
+/// `index build --model`: encodes the labels (progress saved beside the output), then builds.
 fn build_with_model(a: &BuildArgs, taxa: &[TaxonRecord], model: &Path) -> Result<()> {
     let engine = crate::commands::open_engine(model, None, false)?;
     let embedder = engine.embedder();
     let labels = arbor_engine::taxon_labels(taxa, a.text_type);
-    let checkpoint = PathBuf::from(format!("{}.partial", a.out.display()));
+    let progress_file = PathBuf::from(format!("{}.partial", a.out.display()));
     let progress = bar(labels.len() as u64, "encoding labels");
-    let encoding = arbor_engine::encode_resumable(embedder, &labels, a.templates, &checkpoint, a.stop_after, |done| {
-        progress.set_position(done as u64)
-    })
-    .with_context(|| format!("encoding the labels of {}", a.taxonomy.display()))?;
+    let encoding =
+        arbor_engine::encode_resumable(embedder, &labels, a.templates, &progress_file, a.stop_after, |done| {
+            progress.set_position(done as u64)
+        })
+        .with_context(|| format!("encoding the labels of {}", a.taxonomy.display()))?;
     progress.finish_and_clear();
-    if encoding.discarded_checkpoint {
-        eprintln!("warning: {} was for another model, taxonomy or templates; started over", checkpoint.display());
+    if encoding.discarded_progress {
+        eprintln!("warning: {} was for another model, taxonomy or templates; started over", progress_file.display());
     }
     if encoding.resumed > 0 {
         eprintln!(
             "resumed: {} of {} labels were already encoded in {}",
             encoding.resumed,
             labels.len(),
-            checkpoint.display()
+            progress_file.display()
         );
     }
     if !encoding.is_complete() {
@@ -290,13 +291,13 @@ fn build_with_model(a: &BuildArgs, taxa: &[TaxonRecord], model: &Path) -> Result
             "stopped after {} of {} labels; run the same command again to resume from {}",
             encoding.done,
             labels.len(),
-            checkpoint.display()
+            progress_file.display()
         );
         return Ok(());
     }
     let m = Matrix { rows: labels.len(), cols: embedder.dim(), data: encoding.rows };
     build(taxa, m, model, &a.out, &a.graph, Some(engine.identity().text()))?;
-    std::fs::remove_file(&checkpoint).with_context(|| format!("{}: cannot remove", checkpoint.display()))?;
+    std::fs::remove_file(&progress_file).with_context(|| format!("{}: cannot remove", progress_file.display()))?;
     Ok(())
 }
 

@@ -79,7 +79,7 @@ impl<B: Backend> Clip<B> {
     ///
     /// # Errors
     /// As [`StateDict::open`] and [`Clip::from_state_dict`].
-    pub fn from_checkpoint(
+    pub fn from_weights_file(
         config: &ClipConfig,
         path: impl AsRef<Path>,
         device: &B::Device,
@@ -128,12 +128,11 @@ impl<B: Backend> Clip<B> {
         let mut state = StateDict::empty(path.clone());
         for snapshot in self.collect(None, Some(Box::new(BurnToPyTorchAdapter)), false) {
             let name = snapshot.full_path();
-            let data =
-                snapshot.to_data().map_err(|e| ModelError::checkpoint(&path, format!("tensor `{name}`: {e:?}")))?;
+            let data = snapshot.to_data().map_err(|e| ModelError::weights(&path, format!("tensor `{name}`: {e:?}")))?;
             let mut values = data
                 .convert::<f32>()
                 .into_vec::<f32>()
-                .map_err(|e| ModelError::checkpoint(&path, format!("tensor `{name}`: {e:?}")))?;
+                .map_err(|e| ModelError::weights(&path, format!("tensor `{name}`: {e:?}")))?;
             let mut shape = snapshot.shape.to_vec();
             if name == "logit_scale" {
                 shape = Vec::new(); // a torch scalar

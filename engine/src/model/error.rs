@@ -108,7 +108,7 @@ impl ModelError {
     }
 
     /// A malformed weights file.
-    pub(crate) fn checkpoint(path: impl Into<PathBuf>, message: impl Into<String>) -> Self {
+    pub(crate) fn weights(path: impl Into<PathBuf>, message: impl Into<String>) -> Self {
         Self::Checkpoint { path: path.into(), message: message.into() }
     }
 

@@ -115,7 +115,7 @@ impl ModelDir {
     /// The weights file is missing, truncated, or does not match the config.
     pub fn load<B: Backend>(&self, device: &B::Device) -> Result<Clip<B>, ModelError> {
         self.check_size()?;
-        Clip::from_checkpoint(self.config(), self.weights_path(), device)
+        Clip::from_weights_file(self.config(), self.weights_path(), device)
     }
 
     /// A weights file of another size than recorded was truncated or replaced.
@@ -124,7 +124,7 @@ impl ModelDir {
         let path = self.weights_path();
         let found = fs::metadata(&path).map_err(|e| ModelError::io(&path, e))?.len();
         if found != expected {
-            return Err(ModelError::checkpoint(
+            return Err(ModelError::weights(
                 path,
                 format!("{found} bytes, but {} records {expected}: the file was truncated or replaced", Self::MANIFEST),
             ));
@@ -141,7 +141,7 @@ impl ModelDir {
         if found == self.manifest.weights_sha256 {
             Ok(())
         } else {
-            Err(ModelError::checkpoint(
+            Err(ModelError::weights(
                 self.weights_path(),
                 format!("weights hash {found} differs from {} in {}", self.manifest.weights_sha256, Self::MANIFEST),
             ))
@@ -253,7 +253,7 @@ fn write_dir(dir: &Path, state: &StateDict, manifest: &ModelManifest) -> Result<
     sync(&weights)?;
     manifest.weights_bytes = Some(fs::metadata(&weights).map_err(|e| ModelError::io(&weights, e))?.len());
     // Prove the written file builds this config before publishing the directory.
-    Clip::<Cpu>::from_checkpoint(&manifest.config, &weights, &Default::default())?;
+    Clip::<Cpu>::from_weights_file(&manifest.config, &weights, &Default::default())?;
     let manifest_path = dir.join(ModelDir::MANIFEST);
     let json = serde_json::to_string_pretty(&manifest)
         .map_err(|e| ModelError::Json { path: manifest_path.clone(), message: e.to_string() })?;

@@ -63,11 +63,11 @@ impl StateDict {
         // another process truncating the file while it is read, as with any mmap reader.
         let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| ModelError::io(path, e))?;
         let file_tensors = SafeTensors::deserialize(&map)
-            .map_err(|e| ModelError::checkpoint(path, format!("not a valid safetensors file: {e}")))?;
+            .map_err(|e| ModelError::weights(path, format!("not a valid safetensors file: {e}")))?;
         let mut tensors = BTreeMap::new();
         for (name, view) in file_tensors.tensors() {
             let values = safetensors_values(view.dtype(), view.data()).ok_or_else(|| {
-                ModelError::checkpoint(path, format!("tensor `{name}` has dtype {:?}; expected a float", view.dtype()))
+                ModelError::weights(path, format!("tensor `{name}` has dtype {:?}; expected a float", view.dtype()))
             })?;
             let shape = view.shape().to_vec();
             tensors.insert(name, Entry { shape, values });
@@ -83,13 +83,12 @@ impl StateDict {
     pub fn from_pytorch(path: impl AsRef<Path>) -> Result<Self, ModelError> {
         let path = path.as_ref();
         let reader = PytorchReader::new(path)
-            .map_err(|e| ModelError::checkpoint(path, format!("not a readable torch state_dict: {e}")))?;
+            .map_err(|e| ModelError::weights(path, format!("not a readable torch state_dict: {e}")))?;
         let mut tensors = BTreeMap::new();
         for (name, snapshot) in reader.into_tensors() {
-            let data =
-                snapshot.to_data().map_err(|e| ModelError::checkpoint(path, format!("tensor `{name}`: {e:?}")))?;
+            let data = snapshot.to_data().map_err(|e| ModelError::weights(path, format!("tensor `{name}`: {e:?}")))?;
             if !matches!(data.dtype, DType::F32 | DType::F64 | DType::F16 | DType::BF16) {
-                return Err(ModelError::checkpoint(
+                return Err(ModelError::weights(
                     path,
                     format!("tensor `{name}` has dtype {:?}; expected a float", data.dtype),
                 ));
@@ -98,7 +97,7 @@ impl StateDict {
             let values = data
                 .convert::<f32>()
                 .into_vec::<f32>()
-                .map_err(|e| ModelError::checkpoint(path, format!("tensor `{name}`: {e:?}")))?;
+                .map_err(|e| ModelError::weights(path, format!("tensor `{name}`: {e:?}")))?;
             tensors.insert(name, Entry { shape, values });
         }
         Ok(Self { path: path.to_owned(), tensors })
@@ -191,11 +190,11 @@ impl StateDict {
                 let bytes = bytemuck::cast_slice::<f32, u8>(&entry.values);
                 safetensors::tensor::TensorView::new(Dtype::F32, entry.shape.clone(), bytes)
                     .map(|view| (name.as_str(), view))
-                    .map_err(|e| ModelError::checkpoint(path, format!("tensor `{name}`: {e}")))
+                    .map_err(|e| ModelError::weights(path, format!("tensor `{name}`: {e}")))
             })
             .collect::<Result<Vec<_>, _>>()?;
         safetensors::serialize_to_file(views, Some(metadata.into_iter().collect()), path)
-            .map_err(|e| ModelError::checkpoint(path, format!("cannot write safetensors: {e}")))
+            .map_err(|e| ModelError::weights(path, format!("cannot write safetensors: {e}")))
     }
 
     /// A [`ParamSource`] that moves tensors out of this state_dict onto `device`.
