@@ -13,22 +13,7 @@ fn tol() -> String {
     static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
     let dir = DIR.get_or_init(|| {
         let dir = tempfile::tempdir().unwrap();
-        let (f, out) = (fixtures().join("classify"), dir.path().join("tol"));
-        let s = |p: &Path| p.to_str().unwrap().to_owned();
-        let (embeddings, names) = (s(&f.join("txt_emb_species.npy")), s(&f.join("txt_emb_species.json")));
-        arbor(&[
-            "index",
-            "import-pybioclip",
-            "--embeddings",
-            &embeddings,
-            "--names",
-            &names,
-            "--out",
-            &s(&out),
-            "--m",
-            "8",
-        ])
-        .success();
+        common::import_fixture_tree(&dir.path().join("tol"), &["--m", "8"]);
         dir
     });
     dir.path().join("tol").to_str().unwrap().to_owned()

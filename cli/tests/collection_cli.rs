@@ -130,18 +130,7 @@ fn add_embeds_only_new_photos_and_keeps_the_old_ones() {
 fn a_tree_of_life_index_is_not_a_collection() {
     let dir = tempfile::tempdir().unwrap();
     let tol = dir.path().join("tol");
-    let f = fixtures().join("classify");
-    arbor(&[
-        "index",
-        "import-pybioclip",
-        "--embeddings",
-        &arg(&f.join("txt_emb_species.npy")),
-        "--names",
-        &arg(&f.join("txt_emb_species.json")),
-        "--out",
-        &arg(&tol),
-    ])
-    .success();
+    common::import_fixture_tree(&tol, &[]);
     let run = arbor(&["search", "--collection", &arg(&tol), "--model", &model(), "--text", "x"]);
     assert_eq!(run.code, Some(1));
     assert!(run.stderr.contains("not a photo collection"), "{}", run.stderr);

@@ -3,7 +3,9 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use npyz::WriterBuilder;
+mod common;
+
+use common::write_npy;
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/openclip/classify").join(name)
@@ -21,17 +23,6 @@ fn arbor(args: &[&str]) -> (bool, String, String) {
 fn read_npy<T: npyz::Deserialize>(p: &Path) -> (Vec<u64>, Vec<T>) {
     let npy = npyz::NpyFile::new(std::fs::File::open(p).unwrap()).unwrap();
     (npy.shape().to_vec(), npy.into_vec().unwrap())
-}
-
-fn write_npy(p: &Path, shape: &[u64], data: &[f32]) {
-    let mut w = npyz::WriteOptions::new()
-        .default_dtype()
-        .shape(shape)
-        .writer(std::fs::File::create(p).unwrap())
-        .begin_nd()
-        .unwrap();
-    w.extend(data.iter().copied()).unwrap();
-    w.finish().unwrap();
 }
 
 /// Taxon `t`'s column of pybioclip's (D, N) matrix, as a query row.

@@ -7,19 +7,7 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use common::{arbor, arbor_in, arg, fixtures, model, write_classes, write_png};
-use npyz::WriterBuilder;
-
-fn write_npy(p: &Path, shape: &[u64], data: &[f32]) {
-    let mut w = npyz::WriteOptions::new()
-        .default_dtype()
-        .shape(shape)
-        .writer(std::fs::File::create(p).unwrap())
-        .begin_nd()
-        .unwrap();
-    w.extend(data.iter().copied()).unwrap();
-    w.finish().unwrap();
-}
+use common::{arbor, arbor_in, arg, fixtures, model, write_classes, write_npy, write_png};
 
 /// A tree of `taxa` (family, genus, epithet) with unit vectors of width `dim`.
 fn tree(dir: &Path, name: &str, taxa: &[(&str, &str, &str)], dim: usize) -> String {
@@ -348,18 +336,7 @@ fn options_output_and_names_behave_the_same_everywhere() {
     let hits = run.json();
     assert!(hits[0]["score"].is_number() && hits[0]["rank"].is_number(), "{hits}");
     let graph = dir.path().join("graph");
-    let f = fixtures().join("classify");
-    arbor(&[
-        "index",
-        "import-pybioclip",
-        "--embeddings",
-        &arg(&f.join("txt_emb_species.npy")),
-        "--names",
-        &arg(&f.join("txt_emb_species.json")),
-        "--out",
-        &arg(&graph),
-    ])
-    .success();
+    common::import_fixture_tree(&graph, &[]);
     let json = arbor(&["index", "info", &arg(&graph), "--format", "json"]).success().json();
     let table = arbor(&["index", "info", &arg(&graph)]).success().stdout;
     let levels = json["graph_levels"].as_u64().unwrap();

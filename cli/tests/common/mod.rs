@@ -139,3 +139,34 @@ pub fn write_classes(root: &Path, per_class: u8) {
         }
     }
 }
+
+/// Imports the fixture's pybioclip tree of life (`classify/txt_emb_species.{npy,json}`) into
+/// `out`, with `extra` arguments (graph options).
+pub fn import_fixture_tree(out: &Path, extra: &[&str]) {
+    let f = fixtures().join("classify");
+    let mut args = vec![
+        "index".to_owned(),
+        "import-pybioclip".into(),
+        "--embeddings".into(),
+        arg(&f.join("txt_emb_species.npy")),
+        "--names".into(),
+        arg(&f.join("txt_emb_species.json")),
+        "--out".into(),
+        arg(out),
+    ];
+    args.extend(extra.iter().map(|s| s.to_string()));
+    arbor(&args).success();
+}
+
+/// Writes a float32 `.npy` of `shape`.
+pub fn write_npy(p: &Path, shape: &[u64], data: &[f32]) {
+    use npyz::WriterBuilder;
+    let mut w = npyz::WriteOptions::new()
+        .default_dtype()
+        .shape(shape)
+        .writer(std::fs::File::create(p).expect("create npy"))
+        .begin_nd()
+        .expect("npy header");
+    w.extend(data.iter().copied()).expect("npy data");
+    w.finish().expect("finish npy");
+}
