@@ -13,37 +13,15 @@ fn tol() -> String {
     static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
     let dir = DIR.get_or_init(|| {
         let dir = tempfile::tempdir().unwrap();
-        common::import_fixture_tree(&dir.path().join("tol"), &["--m", "8"]);
+        common::import_fixture_tree(&dir.path().join("tol"), &["--graph", "--m", "8"]);
         dir
     });
     dir.path().join("tol").to_str().unwrap().to_owned()
 }
 
-/// Our CSV against pybioclip's: same columns (ours adds `error`), same rows in
-/// the same order, names exact, scores within 1e-5.
+/// Our CSV against one of pybioclip's in the fixture's `classify/` folder.
 fn assert_same_csv(ours: &str, expected: &str) {
-    let path = fixtures().join("classify").join(expected);
-    let mut want = csv::Reader::from_path(&path).unwrap();
-    let want_header = want.headers().unwrap().clone();
-    let want_rows: Vec<csv::StringRecord> = want.records().map(|r| r.unwrap()).collect();
-    let mut got = csv::Reader::from_reader(ours.as_bytes());
-    let got_header = got.headers().unwrap().clone();
-    let got_rows: Vec<csv::StringRecord> = got.records().map(|r| r.unwrap()).collect();
-    assert_eq!(got_header.len(), want_header.len() + 1, "{expected}");
-    assert_eq!(&got_header[got_header.len() - 1], "error");
-    assert_eq!(got_rows.len(), want_rows.len(), "{expected}: row count");
-    for (i, (g, w)) in got_rows.iter().zip(&want_rows).enumerate() {
-        for (c, name) in want_header.iter().enumerate() {
-            assert_eq!(&got_header[c], name, "{expected}");
-            if name == "score" {
-                let (a, b): (f64, f64) = (g[c].parse().unwrap(), w[c].parse().unwrap());
-                assert!((a - b).abs() < 1e-5, "{expected} row {i}: score {a} vs {b}");
-            } else {
-                assert_eq!(&g[c], &w[c], "{expected} row {i} column {name}");
-            }
-        }
-        assert_eq!(&g[want_header.len()], "", "{expected} row {i} has no error");
-    }
+    common::assert_same_csv(ours, &fixtures().join("classify").join(expected), 1e-5);
 }
 
 #[test]

@@ -46,6 +46,7 @@ fn import_query_info_verify_and_taxa() {
         fixture("txt_emb_species.json").to_str().unwrap(),
         "--out",
         index_s,
+        "--graph",
         "--m",
         "8",
     ]);

@@ -22,8 +22,7 @@ fn tree(dir: &Path, name: &str, taxa: &[(&str, &str, &str)], dim: usize) -> Stri
     let npy = dir.join(format!("{name}.npy"));
     write_npy(&npy, &[taxa.len() as u64, dim as u64], &vectors);
     let out = dir.join(name);
-    arbor(&["index", "build", "--vectors", &arg(&npy), "--taxonomy", &arg(&csv), "--out", &arg(&out), "--no-graph"])
-        .success();
+    arbor(&["index", "build", "--vectors", &arg(&npy), "--taxonomy", &arg(&csv), "--out", &arg(&out)]).success();
     arg(&out)
 }
 
@@ -336,7 +335,7 @@ fn options_output_and_names_behave_the_same_everywhere() {
     let hits = run.json();
     assert!(hits[0]["score"].is_number() && hits[0]["rank"].is_number(), "{hits}");
     let graph = dir.path().join("graph");
-    common::import_fixture_tree(&graph, &[]);
+    common::import_fixture_tree(&graph, &["--graph"]);
     let json = arbor(&["index", "info", &arg(&graph), "--format", "json"]).success().json();
     let table = arbor(&["index", "info", &arg(&graph)]).success().stdout;
     let levels = json["graph_levels"].as_u64().unwrap();

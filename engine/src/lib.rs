@@ -102,5 +102,5 @@ pub use model::{
 pub use centroids::{CENTROIDS_META_FILE, CentroidHit, Centroids, FewShotScore, evaluate_few_shot};
 pub use collection::{Collection, GRAPH_THRESHOLD, PhotoHit, photo_key};
 pub use label_cache::LabelCache;
-pub use tree_labels::{Encoding, encode_resumable, taxon_labels};
+pub use tree_labels::{Encoding, Repair, encode_resumable, repair_unembedded, taxon_labels};
 pub use zeroshot::{Candidates, LabelClassifier, LabelHit, TreeClassifier, read_bins};

@@ -8,7 +8,9 @@ use std::fs::{self, OpenOptions};
 use std::io::Write;
 use std::path::Path;
 
-use arbor_index::{Lineage, TaxonRecord};
+use std::collections::HashMap;
+
+use arbor_index::{IndexBuilder, IndexKind, Lineage, TaxonId, TaxonIndex, TaxonRecord, VectorSource};
 use burn::tensor::backend::Backend;
 use sha2::{Digest, Sha256};
 
@@ -164,5 +166,108 @@ mod tests {
         let a = labels_hash(&["ab".into(), "c".into()]);
         assert_ne!(a, labels_hash(&["a".into(), "bc".into()]));
         assert_eq!(a, labels_hash(&["ab".into(), "c".into()]));
+    }
+}
+
+/// What [`repair_unembedded`] did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Repair {
+    /// Taxa that had no embedding when the repair started.
+    pub missing: usize,
+    /// Of them, embedded so far (all of them once `complete`).
+    pub encoded: usize,
+    /// Encoded by an earlier, interrupted run (read back from the progress file).
+    pub resumed: usize,
+    /// Whether the index was rewritten with the new embeddings.
+    pub complete: bool,
+}
+
+/// Embeds every taxon of the tree at `index_dir` that has no embedding, pybioclip's way (the
+/// label `' '.join(seven ranks) + ' ' + common_name` through the 80 OpenAI templates), and
+/// rewrites the index with them, atomically. Progress is kept in `progress_file`, so an
+/// interrupted repair resumes; `stop_after` stops early (as if interrupted).
+///
+/// # Errors
+/// The index is not a tree of life, is of another width than the model or was built by
+/// another model; the model fails; a file cannot be written.
+pub fn repair_unembedded(
+    embedder: &Embedder,
+    index_dir: &Path,
+    progress_file: &Path,
+    stop_after: Option<usize>,
+    progress: impl FnMut(usize),
+) -> Result<Repair> {
+    let index = TaxonIndex::open_kind(index_dir, IndexKind::TreeOfLife)?;
+    if index.dim() != embedder.dim() {
+        return Err(EngineError::Invalid(format!(
+            "{}: vectors of width {}, but the model embeds to width {}",
+            index.path().display(),
+            index.dim(),
+            embedder.dim()
+        )));
+    }
+    if let Some(made_by) = index.model_identity()
+        && made_by != embedder.identity().text()
+    {
+        return Err(EngineError::Invalid(format!(
+            "{}: built with another model ({}…); repairing it with this one would mix two models' vectors",
+            index.path().display(),
+            crate::short_identity(made_by)
+        )));
+    }
+    let missing: Vec<u32> = index.unembedded().to_vec();
+    let mut taxa = vec![TaxonRecord::default(); index.len()];
+    for t in index.taxa(None)? {
+        taxa[t.id.0 as usize] = TaxonRecord { lineage: t.lineage, common_name: t.common_name };
+    }
+    let labels: Vec<String> =
+        missing.iter().map(|&id| taxa[id as usize].lineage.label(&taxa[id as usize].common_name)).collect();
+    let encoding = encode_resumable(embedder, &labels, Templates::OpenAi80, progress_file, stop_after, progress)?;
+    let mut repair =
+        Repair { missing: missing.len(), encoded: encoding.done, resumed: encoding.resumed, complete: false };
+    if !encoding.is_complete() {
+        return Ok(repair);
+    }
+    let dim = index.dim();
+    let fills: HashMap<u32, &[f32]> = missing.iter().copied().zip(encoding.rows.chunks_exact(dim)).collect();
+    let info = index.info();
+    let graph = info
+        .graph_m
+        .map(|m| arbor_index::GraphParams { m: m as usize, ef_construction: info.meta.ef_construction as usize });
+    let model = index.model_identity().unwrap_or(embedder.identity().text()).to_owned();
+    let source = Filled { index: &index, fills };
+    IndexBuilder::new(dim)
+        .dtype(index.dtype())
+        .graph(graph)
+        .kind(IndexKind::TreeOfLife)
+        .source(info.meta.source.clone())
+        .model(model)
+        .build_from(&taxa, &source, index_dir)?;
+    let _ = std::fs::remove_file(progress_file);
+    repair.complete = true;
+    Ok(repair)
+}
+
+/// An index's vectors with some rows filled in.
+struct Filled<'a> {
+    index: &'a TaxonIndex,
+    fills: HashMap<u32, &'a [f32]>,
+}
+
+impl VectorSource for Filled<'_> {
+    fn dim(&self) -> usize {
+        self.index.dim()
+    }
+
+    fn len(&self) -> usize {
+        self.index.len()
+    }
+
+    fn read_row(&self, id: usize, out: &mut [f32]) -> arbor_index::Result<()> {
+        match self.fills.get(&(id as u32)) {
+            Some(row) => out.copy_from_slice(row),
+            None => out.copy_from_slice(&self.index.vector(TaxonId(id as u32))?),
+        }
+        Ok(())
     }
 }

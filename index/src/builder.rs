@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::fs;
-use std::io::Write;
+use std::io::{BufWriter, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use half::f16;
@@ -14,7 +14,7 @@ use crate::graph::{self, FrozenGraph, GraphParams};
 use crate::kind::IndexKind;
 use crate::publish::write_atomically;
 use crate::taxonomy::{Rank, TaxonRecord, binomial};
-use crate::vectors::check_rows;
+use crate::vectors::check_vector;
 
 /// The file inside an index directory.
 pub const INDEX_FILE: &str = "index.arbor";
@@ -105,28 +105,62 @@ impl<'p> IndexBuilder<'p> {
 
     /// Builds the index into directory `out` (created if missing).
     ///
-    /// `vectors` is row-major, one unit-length row per taxon, in the order of `taxa`;
-    /// that order defines the taxon ids. The file is written beside its final
-    /// name and renamed into place, so readers never see half an index.
+    /// `vectors` is row-major, one row per taxon in the order of `taxa` (that order defines
+    /// the taxon ids): unit length, or all zeros for a taxon without an embedding (scored 0,
+    /// never predicted). The file is written beside its final name and renamed into place, so
+    /// readers never see half an index.
+    ///
+    /// # Errors
+    /// Rows of the wrong width, not finite, neither unit nor zero; counts that do not match;
+    /// a file that cannot be written.
     pub fn build(&self, taxa: &[TaxonRecord], vectors: &[f32], out: &Path) -> Result<PathBuf> {
-        let n = self.check(taxa, vectors)?;
-        let order = lineage_order(taxa);
-        let mut sorted = Vec::with_capacity(vectors.len());
-        for &id in &order {
-            sorted.extend_from_slice(&vectors[id as usize * self.dim..(id as usize + 1) * self.dim]);
+        if self.dim == 0 || !vectors.len().is_multiple_of(self.dim) {
+            return Err(IndexError::BadRequest(format!(
+                "{} numbers do not form rows of dimension {}",
+                vectors.len(),
+                self.dim
+            )));
         }
-        let graph = match self.graph {
+        self.build_from(taxa, &SliceSource { data: vectors, dim: self.dim }, out)
+    }
+
+    /// Builds the index reading each taxon's vector from `source` (rows as in
+    /// [`IndexBuilder::build`]). Without a graph the vectors are streamed to the file in
+    /// storage order and never held in memory, so an 867,455 × 768 tree of life is built in
+    /// memory proportional to its names, not its vectors.
+    ///
+    /// # Errors
+    /// As [`IndexBuilder::build`], or the source fails to read (the error names it).
+    pub fn build_from(&self, taxa: &[TaxonRecord], source: &dyn VectorSource, out: &Path) -> Result<PathBuf> {
+        if source.dim() != self.dim {
+            return Err(IndexError::BadRequest(format!(
+                "vectors of width {}, the builder was made for {}",
+                source.dim(),
+                self.dim
+            )));
+        }
+        let n = self.check(taxa, source.len())?;
+        let order = lineage_order(taxa);
+        let (graph, sorted) = match self.graph {
             Some(p) => {
+                let sorted = read_sorted(source, &order)?;
                 let report = |done, total| self.report(BuildStage::Graph, done, total);
-                graph::build(&sorted, self.dim, p, &report)
+                (graph::build(&sorted, self.dim, p, &report), Some(sorted))
             }
-            None => FrozenGraph::default(),
+            None => (FrozenGraph::default(), None),
         };
         let tables = Tables::new(taxa, &order);
         fs::create_dir_all(out).map_err(|e| IndexError::io(out, e))?;
         let path = out.join(INDEX_FILE);
         self.report(BuildStage::Write, 0, n as u64);
-        self.write(&path, &order, &sorted, &tables, &graph)?;
+        let row = |slot: usize, buf: &mut [f32]| match &sorted {
+            Some(sorted) => {
+                buf.copy_from_slice(&sorted[slot * self.dim..(slot + 1) * self.dim]);
+                Ok(())
+            }
+            None => source.read_row(order[slot] as usize, buf),
+        };
+        self.write(&path, &order, &row, &tables, &graph)?;
         self.report(BuildStage::Write, n as u64, n as u64);
         Ok(path)
     }
@@ -137,8 +171,10 @@ impl<'p> IndexBuilder<'p> {
         }
     }
 
-    fn check(&self, taxa: &[TaxonRecord], vectors: &[f32]) -> Result<usize> {
-        let n = check_rows(vectors, self.dim, true)?;
+    fn check(&self, taxa: &[TaxonRecord], n: usize) -> Result<usize> {
+        if self.dim == 0 {
+            return Err(IndexError::BadRequest("vector dimension must be at least 1".into()));
+        }
         if n != taxa.len() {
             return Err(IndexError::BadRequest(format!("{n} vectors but {} taxa", taxa.len())));
         }
@@ -156,16 +192,15 @@ impl<'p> IndexBuilder<'p> {
         Ok(n)
     }
 
-    fn write(&self, path: &Path, order: &[u32], sorted: &[f32], t: &Tables, g: &FrozenGraph) -> Result<()> {
+    /// Writes the file: a placeholder header, the vectors streamed in storage order (checked,
+    /// checksummed and their zero rows noted on the way), the other sections, then the real
+    /// header over the placeholder.
+    fn write(&self, path: &Path, order: &[u32], row: &RowReader<'_>, t: &Tables, g: &FrozenGraph) -> Result<()> {
         let n = order.len();
         let mut id_to_slot = vec![0u32; n];
         for (slot, &id) in order.iter().enumerate() {
             id_to_slot[id as usize] = slot as u32;
         }
-        let vector_bytes: Vec<u8> = match self.dtype {
-            Dtype::F32 => bytemuck::cast_slice(sorted).to_vec(),
-            Dtype::F16 => sorted.iter().flat_map(|x| f16::from_f32(*x).to_le_bytes()).collect(),
-        };
         let meta = BuildInfo {
             writer: format!("arbor-index {}", env!("CARGO_PKG_VERSION")),
             source: self.source.clone(),
@@ -174,22 +209,6 @@ impl<'p> IndexBuilder<'p> {
         };
         let meta = bincode::serde::encode_to_vec(&meta, bincode::config::standard())
             .map_err(|e| IndexError::BadRequest(format!("cannot encode metadata: {e}")))?;
-        let sections: [&[u8]; SECTION_COUNT] = [
-            &vector_bytes,
-            bytemuck::cast_slice(order),
-            bytemuck::cast_slice(&id_to_slot),
-            bytemuck::cast_slice(&t.lineages),
-            bytemuck::cast_slice(&t.groups),
-            bytemuck::cast_slice(&t.group_starts),
-            bytemuck::cast_slice(&t.string_offsets),
-            &t.string_blob,
-            bytemuck::cast_slice(&t.names),
-            &g.levels,
-            bytemuck::cast_slice(&g.base),
-            bytemuck::cast_slice(&g.upper_start),
-            bytemuck::cast_slice(&g.upper),
-            &meta,
-        ];
         let mut header = Header {
             magic: MAGIC,
             version: FORMAT_VERSION,
@@ -205,30 +224,170 @@ impl<'p> IndexBuilder<'p> {
             graph_top: g.top,
             graph_upper_rows: if g.m == 0 { 0 } else { (g.upper.len() / g.m as usize) as u32 },
             kind: self.kind.code(),
-            reserved: [0; 4],
+            unembedded: 0,
+            reserved: [0; 3],
             sections: [SectionEntry::default(); MAX_SECTIONS],
             padding: [0; 28],
             header_crc32: 0,
         };
-        let mut offset = align_up(HEADER_LEN as u64);
-        for (i, bytes) in sections.iter().enumerate() {
-            header.sections[i] =
-                SectionEntry { offset, len: bytes.len() as u64, crc32: crc32fast::hash(bytes), reserved: 0 };
-            offset = align_up(offset + bytes.len() as u64);
-        }
-        header.header_crc32 = header.compute_crc();
-        write_atomically(path, |w| {
+        // A bad vector stops the write; the error is kept here and reported once the partial
+        // file is gone.
+        let mut bad: Option<IndexError> = None;
+        let written = write_atomically(path, |w| {
             w.write_all(bytemuck::bytes_of(&header))?;
             let mut pos = HEADER_LEN as u64;
-            for (i, bytes) in sections.iter().enumerate() {
-                let start = header.sections[i].offset;
-                w.write_all(&vec![0u8; (start - pos) as usize])?;
-                w.write_all(bytes)?;
-                pos = start + bytes.len() as u64;
+            let (vectors, unembedded) = match self.stream_vectors(w, &mut pos, order, row, path) {
+                Ok(done) => done,
+                Err(e) => {
+                    bad = Some(e);
+                    return Err(std::io::Error::other("bad vector"));
+                }
+            };
+            header.sections[Section::Vectors as usize] = vectors;
+            header.unembedded = unembedded.len() as u32;
+            let rest: [(Section, &[u8]); SECTION_COUNT - 1] = [
+                (Section::SlotToId, bytemuck::cast_slice(order)),
+                (Section::IdToSlot, bytemuck::cast_slice(&id_to_slot)),
+                (Section::Lineages, bytemuck::cast_slice(&t.lineages)),
+                (Section::Groups, bytemuck::cast_slice(&t.groups)),
+                (Section::GroupStarts, bytemuck::cast_slice(&t.group_starts)),
+                (Section::StringOffsets, bytemuck::cast_slice(&t.string_offsets)),
+                (Section::StringBlob, &t.string_blob),
+                (Section::Names, bytemuck::cast_slice(&t.names)),
+                (Section::GraphLevels, &g.levels),
+                (Section::GraphBase, bytemuck::cast_slice(&g.base)),
+                (Section::GraphUpperStart, bytemuck::cast_slice(&g.upper_start)),
+                (Section::GraphUpper, bytemuck::cast_slice(&g.upper)),
+                (Section::Meta, &meta),
+                (Section::Unembedded, bytemuck::cast_slice(&unembedded)),
+            ];
+            for (s, bytes) in rest {
+                header.sections[s as usize] = put_section(w, &mut pos, bytes)?;
             }
-            Ok(())
-        })
+            header.header_crc32 = header.compute_crc();
+            w.seek(SeekFrom::Start(0))?;
+            w.write_all(bytemuck::bytes_of(&header))
+        });
+        match (written, bad) {
+            (_, Some(e)) => Err(e),
+            (result, None) => result,
+        }
     }
+
+    /// Streams every slot's vector to `w` (checked, converted to the storage type), returning
+    /// the section entry and the sorted ids of the all-zero rows.
+    fn stream_vectors(
+        &self,
+        w: &mut BufWriter<fs::File>,
+        pos: &mut u64,
+        order: &[u32],
+        row: &RowReader<'_>,
+        path: &Path,
+    ) -> Result<(SectionEntry, Vec<u32>)> {
+        let offset = align_up(*pos);
+        let io = |e| IndexError::io(path, e);
+        w.write_all(&vec![0u8; (offset - *pos) as usize]).map_err(io)?;
+        let (mut crc, mut unembedded) = (crc32fast::Hasher::new(), Vec::new());
+        let mut buf = vec![0f32; self.dim];
+        let mut bytes = Vec::with_capacity(self.dim * 4);
+        for (slot, &id) in order.iter().enumerate() {
+            row(slot, &mut buf)?;
+            if check_row(id as usize, &buf)? == RowKind::Zero {
+                unembedded.push(id);
+            }
+            bytes.clear();
+            match self.dtype {
+                Dtype::F32 => bytes.extend_from_slice(bytemuck::cast_slice(&buf)),
+                Dtype::F16 => bytes.extend(buf.iter().flat_map(|x| f16::from_f32(*x).to_le_bytes())),
+            }
+            crc.update(&bytes);
+            w.write_all(&bytes).map_err(io)?;
+            if slot % 65_536 == 0 {
+                self.report(BuildStage::Write, slot as u64, order.len() as u64);
+            }
+        }
+        unembedded.sort_unstable();
+        let len = (order.len() * self.dim * self.dtype.size()) as u64;
+        *pos = offset + len;
+        Ok((SectionEntry { offset, len, crc32: crc.finalize(), reserved: 0 }, unembedded))
+    }
+}
+
+/// Writes one section at the next aligned offset (zero padding before it).
+fn put_section(w: &mut BufWriter<fs::File>, pos: &mut u64, bytes: &[u8]) -> std::io::Result<SectionEntry> {
+    let offset = align_up(*pos);
+    w.write_all(&vec![0u8; (offset - *pos) as usize])?;
+    w.write_all(bytes)?;
+    *pos = offset + bytes.len() as u64;
+    Ok(SectionEntry { offset, len: bytes.len() as u64, crc32: crc32fast::hash(bytes), reserved: 0 })
+}
+
+/// Reads the vector of storage slot `slot` into the buffer.
+type RowReader<'a> = dyn Fn(usize, &mut [f32]) -> Result<()> + 'a;
+
+/// Where a build reads the taxa's vectors: row `id` of a `len × dim` table, in any order.
+pub trait VectorSource: Sync {
+    /// Width of the rows.
+    fn dim(&self) -> usize;
+    /// Number of rows (taxa).
+    fn len(&self) -> usize;
+    /// Whether there are no rows.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// Copies row `id` into `out` (`dim` long).
+    ///
+    /// # Errors
+    /// The row cannot be read (the error names where it came from).
+    fn read_row(&self, id: usize, out: &mut [f32]) -> Result<()>;
+}
+
+/// Rows held in memory, row-major.
+struct SliceSource<'a> {
+    data: &'a [f32],
+    dim: usize,
+}
+
+impl VectorSource for SliceSource<'_> {
+    fn dim(&self) -> usize {
+        self.dim
+    }
+
+    fn len(&self) -> usize {
+        self.data.len() / self.dim
+    }
+
+    fn read_row(&self, id: usize, out: &mut [f32]) -> Result<()> {
+        out.copy_from_slice(&self.data[id * self.dim..(id + 1) * self.dim]);
+        Ok(())
+    }
+}
+
+/// Every slot's vector in storage order, checked (for the graph, which needs them in memory).
+fn read_sorted(source: &dyn VectorSource, order: &[u32]) -> Result<Vec<f32>> {
+    let dim = source.dim();
+    let mut sorted = vec![0f32; order.len() * dim];
+    for (slot, &id) in order.iter().enumerate() {
+        let row = &mut sorted[slot * dim..(slot + 1) * dim];
+        source.read_row(id as usize, row)?;
+        check_row(id as usize, row)?;
+    }
+    Ok(sorted)
+}
+
+/// A stored vector is a unit embedding, or all zeros for a taxon without one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RowKind {
+    Unit,
+    Zero,
+}
+
+fn check_row(id: usize, v: &[f32]) -> Result<RowKind> {
+    if v.iter().all(|&x| x == 0.0) {
+        return Ok(RowKind::Zero);
+    }
+    check_vector(id, v, v.len(), true)?;
+    Ok(RowKind::Unit)
 }
 
 /// Taxon ids sorted by lineage (then id), so every subtree is contiguous.

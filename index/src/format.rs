@@ -109,10 +109,13 @@ pub enum Section {
     GraphUpper,
     /// bincode blob with build metadata (`BuildInfo`).
     Meta,
+    /// Sorted u32 ids of the taxa without an embedding (all-zero vectors: never predicted,
+    /// scored 0 as pybioclip scores them). Version 2.
+    Unembedded,
 }
 
-/// How many sections a file of this version has.
-pub const SECTION_COUNT: usize = 14;
+/// How many sections a file of the current version has.
+pub const SECTION_COUNT: usize = 15;
 
 impl Section {
     /// All sections, in file order.
@@ -131,7 +134,13 @@ impl Section {
         Section::GraphUpperStart,
         Section::GraphUpper,
         Section::Meta,
+        Section::Unembedded,
     ];
+
+    /// The sections a file of `version` has (version 1 ends at `Meta`).
+    pub fn in_version(version: u32) -> &'static [Section] {
+        if version == 1 { &Self::ALL[..14] } else { &Self::ALL[..] }
+    }
 
     /// A short name for error messages and `index info`.
     pub fn name(self) -> &'static str {
@@ -150,6 +159,7 @@ impl Section {
             Section::GraphUpperStart => "graph-upper-start",
             Section::GraphUpper => "graph-upper",
             Section::Meta => "meta",
+            Section::Unembedded => "unembedded",
         }
     }
 }
@@ -200,8 +210,10 @@ pub struct Header {
     pub graph_upper_rows: u32,
     /// `IndexKind` code (version 2; zero in version 1 files).
     pub kind: u32,
+    /// Taxa without an embedding (version 2).
+    pub unembedded: u32,
     /// Zero.
-    pub reserved: [u32; 4],
+    pub reserved: [u32; 3],
     /// Section table, indexed by `Section as usize`.
     pub sections: [SectionEntry; MAX_SECTIONS],
     /// Zero padding to 508 bytes.

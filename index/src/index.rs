@@ -48,6 +48,10 @@ pub struct IndexInfo {
     pub graph_m: Option<u32>,
     /// Levels of the graph (0 without one).
     pub graph_levels: u32,
+    /// Taxa without an embedding (never predicted).
+    pub unembedded: usize,
+    /// The classes holding most of them (lineage down to class, count), largest first.
+    pub unembedded_clades: Vec<(String, usize)>,
     /// Who wrote the file and from what.
     pub meta: BuildInfo,
 }
@@ -82,6 +86,29 @@ impl TaxonIndex {
             return Err(IndexError::WrongKind { path: index.path.clone(), found: index.kind, expected: kind });
         }
         Ok(index)
+    }
+
+    /// Ids of the taxa without an embedding (stored as zero vectors: they score 0 against
+    /// every photo, as in pybioclip, and can never be predicted), sorted.
+    pub fn unembedded(&self) -> &[u32] {
+        bytemuck::cast_slice(self.bytes(Section::Unembedded))
+    }
+
+    /// The `top` nodes at `rank` with the most taxa without an embedding (the lineage down to
+    /// `rank`, empty ranks shown as "-", and the count), largest first.
+    pub fn unembedded_clades(&self, rank: Rank, top: usize) -> Vec<(String, usize)> {
+        let mut counts: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+        for &id in self.unembedded() {
+            if let Ok(t) = self.taxon(TaxonId(id)) {
+                let path: Vec<&str> =
+                    t.lineage.down_to(rank).iter().map(|s| if s.is_empty() { "-" } else { s.as_str() }).collect();
+                *counts.entry(path.join(" > ")).or_default() += 1;
+            }
+        }
+        let mut counts: Vec<(String, usize)> = counts.into_iter().collect();
+        counts.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        counts.truncate(top);
+        counts
     }
 
     /// What the rows are.
@@ -333,6 +360,8 @@ impl TaxonIndex {
             nodes_per_rank: Rank::ALL.iter().map(|&r| (r, self.group_count(r))).collect(),
             graph_m: self.has_graph().then_some(self.header.graph_m),
             graph_levels: if self.has_graph() { self.header.graph_top + 1 } else { 0 },
+            unembedded: self.unembedded().len(),
+            unembedded_clades: self.unembedded_clades(Rank::Class, 5),
             meta: self.meta.clone(),
         }
     }
@@ -371,7 +400,7 @@ fn read_header(path: &Path, map: &[u8]) -> Result<Header> {
         Dtype::from_code(header.dtype).ok_or_else(|| corrupt(format!("unknown dtype code {}", header.dtype)))?;
     let expected = expected_lengths(&header, dtype);
     let mut end = HEADER_LEN as u64;
-    for s in Section::ALL {
+    for &s in Section::in_version(header.version) {
         let e = header.section(s);
         if !e.offset.is_multiple_of(ALIGN) || e.offset < end {
             return Err(corrupt(format!("section {} has a bad offset {}", s.name(), e.offset)));
@@ -438,5 +467,6 @@ fn expected_lengths(h: &Header, dtype: Dtype) -> [Option<u64>; SECTION_COUNT] {
         Some(if graph { 4 * n } else { 0 }),
         Some(4 * h.graph_upper_rows as u64 * h.graph_m as u64),
         None,
+        Some(4 * h.unembedded as u64),
     ]
 }

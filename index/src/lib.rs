@@ -56,7 +56,7 @@ mod taxonomy;
 mod vectors;
 mod verify;
 
-pub use builder::{BuildStage, INDEX_FILE, IndexBuilder};
+pub use builder::{BuildStage, INDEX_FILE, IndexBuilder, VectorSource};
 pub use catalog::{TAXONOMY_COLUMNS, read_pybioclip_names, read_taxonomy_csv, write_taxonomy_csv};
 pub use dot::{dot_f16, dot_f32};
 pub use error::{IndexError, Result};

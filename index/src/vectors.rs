@@ -29,20 +29,6 @@ pub fn check_vector(row: usize, v: &[f32], dim: usize, require_unit: bool) -> Re
     Ok(())
 }
 
-/// Checks a row-major block of vectors (`rows × dim`).
-pub fn check_rows(data: &[f32], dim: usize, require_unit: bool) -> Result<usize> {
-    if dim == 0 {
-        return Err(IndexError::BadRequest("vector dimension must be at least 1".into()));
-    }
-    if !data.len().is_multiple_of(dim) {
-        return Err(IndexError::BadRequest(format!("{} numbers do not form rows of dimension {dim}", data.len())));
-    }
-    for (row, v) in data.chunks_exact(dim).enumerate() {
-        check_vector(row, v, dim, require_unit)?;
-    }
-    Ok(data.len() / dim)
-}
-
 /// Scales `v` to unit length in place; a zero vector is an error.
 pub fn normalize(row: usize, v: &mut [f32]) -> Result<()> {
     let norm = dot_f32(v, v).sqrt();

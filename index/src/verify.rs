@@ -13,6 +13,8 @@ pub struct VerifyReport {
     pub bytes: u64,
     /// Taxa whose cross-references were checked.
     pub taxa: usize,
+    /// Taxa without an embedding.
+    pub unembedded: usize,
 }
 
 impl TaxonIndex {
@@ -21,7 +23,8 @@ impl TaxonIndex {
     /// real taxa). The first problem found is returned as a `Corrupt` error.
     pub fn verify(&self) -> Result<VerifyReport> {
         let mut bytes = 0;
-        for s in Section::ALL {
+        let sections = Section::in_version(self.header().version);
+        for &s in sections {
             let e = self.header().section(s);
             let data = self.bytes(s);
             if crc32fast::hash(data) != e.crc32 {
@@ -33,11 +36,35 @@ impl TaxonIndex {
         self.check_permutation()?;
         self.check_tables()?;
         self.check_graph()?;
+        self.check_unembedded()?;
         Ok(VerifyReport {
-            sections: Section::ALL.len(),
+            sections: sections.len(),
             bytes: bytes + crate::format::HEADER_LEN as u64,
             taxa: self.len(),
+            unembedded: self.unembedded().len(),
         })
+    }
+
+    /// The taxa listed as without an embedding are sorted, in range and all-zero; every other
+    /// vector is finite and of unit length.
+    fn check_unembedded(&self) -> Result<()> {
+        let ids = self.unembedded();
+        if ids.windows(2).any(|w| w[0] >= w[1]) || ids.last().is_some_and(|&id| id as usize >= self.len()) {
+            return Err(self.corrupt("the list of taxa without an embedding is not sorted or out of range".into()));
+        }
+        for id in 0..self.len() as u32 {
+            let v = self.vector(crate::TaxonId(id))?;
+            let norm = crate::dot_f32(&v, &v).sqrt();
+            let listed = ids.binary_search(&id).is_ok();
+            let ok = if listed { norm == 0.0 } else { norm.is_finite() && (norm - 1.0).abs() <= crate::UNIT_TOLERANCE };
+            if !ok {
+                return Err(self.corrupt(format!(
+                    "taxon {id} has norm {norm} but is {}listed as without an embedding",
+                    if listed { "" } else { "not " }
+                )));
+            }
+        }
+        Ok(())
     }
 
     fn corrupt(&self, problem: String) -> IndexError {
@@ -47,7 +74,7 @@ impl TaxonIndex {
     /// Bytes between sections are not under any checksum, so they must be zero.
     fn check_padding(&self) -> Result<()> {
         let mut pos = crate::format::HEADER_LEN as u64;
-        for s in Section::ALL {
+        for &s in Section::in_version(self.header().version) {
             let e = self.header().section(s);
             if self.raw(pos..e.offset).iter().any(|&b| b != 0) {
                 return Err(self.corrupt(format!("non-zero padding before section {}", s.name())));

@@ -39,6 +39,8 @@ fn truncation_at_every_section_boundary_is_a_clear_error() {
             cuts.push((e.offset + e.len) as usize - 1);
         }
     }
+    // An empty last section may start at the end of the file: cutting there cuts nothing.
+    cuts.retain(|&cut| cut < bytes.len());
     let cut_path = dir.path().join("cut.arbor");
     for cut in cuts {
         std::fs::write(&cut_path, &bytes[..cut]).unwrap();

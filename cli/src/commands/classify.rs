@@ -122,6 +122,11 @@ pub fn run(a: ClassifyArgs) -> Result<u8> {
         engine = engine.pipeline(p);
     }
     let engine = engine.open()?;
+    if let Ok(index) = engine.index()
+        && !index.unembedded().is_empty()
+    {
+        eprintln!("{}", crate::commands::index::unembedded_note(index));
+    }
     let scope_ids = scope(&engine, &a)?;
     let classifier = classifier(&engine, &a, scope_ids.as_deref())?;
     let mut out = Rows::new(a.format, a.output.as_deref(), columns(&classifier, a.rank))?;

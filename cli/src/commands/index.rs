@@ -5,11 +5,11 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use arbor_index::{
     BuildStage, Dtype, GraphParams, Hit, IndexBuilder, Rank, Scope, SearchMode, Subtree, TaxonIndex, TaxonRecord,
-    read_pybioclip_names, read_taxonomy_csv, write_taxonomy_csv,
+    VectorSource, read_pybioclip_names, read_taxonomy_csv, write_taxonomy_csv,
 };
 use clap::{Args, Subcommand, ValueEnum};
 
-use crate::arrays::{Matrix, read_matrix, write_npy};
+use crate::arrays::{Matrix, Normalized, NpyF32, read_matrix, write_npy};
 use crate::output::{Cell, Format, check_output_dir, check_output_file, print_json, print_rows};
 use crate::progress::bar;
 
@@ -45,6 +45,29 @@ build run again with the same model, taxonomy and templates resumes where it sto
     /// List taxa as CSV (like pybioclip's list-tol-taxa).
     #[command(after_help = "Example:\n  arbor index taxa tol-index --within Corvidae")]
     Taxa(TaxaArgs),
+    /// Embed the taxa that have no embedding (all-zero columns of BioCLIP 2's published file).
+    #[command(after_help = "Example:
+  arbor index repair tol-index --model bioclip-2
+
+Each taxon without an embedding gets pybioclip's: its label (the seven ranks and the common
+name, space-separated) through the 80 OpenAI templates, each embedding normalised, averaged and
+normalised again. Finished labels are saved to <index>.repair.partial as they go: an
+interrupted repair run again resumes there. The index is rewritten atomically at the end (with
+its HNSW graph rebuilt, if it had one). BioCLIP 2's 15,487 empty taxa are 1.24 M text
+encodings: hours on a CPU.")]
+    Repair(RepairArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RepairArgs {
+    /// Index directory (a tree of life).
+    index: PathBuf,
+    /// Arbor model directory: the model the index's vectors came from.
+    #[arg(long)]
+    model: PathBuf,
+    /// Stop after this many taxa in total, keeping the progress file (resume later).
+    #[arg(long, hide = true)]
+    stop_after: Option<usize>,
 }
 
 /// Orientation of the vectors array.
@@ -67,8 +90,13 @@ pub struct GraphArgs {
     /// HNSW construction beam width.
     #[arg(long, default_value_t = 200)]
     ef_construction: usize,
-    /// Skip the HNSW graph: exact search only (smaller, builds instantly).
+    /// Also build an HNSW graph, for approximate search (`classify --ef`, `index query`
+    /// without --exact). Costs minutes per 100K taxa and about 2·M·4 bytes per taxon; buys
+    /// faster whole-tree searches. Exact classification (the default) never uses it.
     #[arg(long)]
+    graph: bool,
+    /// No graph (the default; kept for scripts).
+    #[arg(long, hide = true, conflicts_with = "graph")]
     no_graph: bool,
     /// L2-normalise the vectors instead of rejecting rows that are not unit length.
     #[arg(long)]
@@ -193,11 +221,7 @@ pub fn run(cmd: IndexCommand) -> Result<()> {
             set_threads(a.graph.threads)?;
             let taxa = read_taxonomy_csv(&a.taxonomy)?;
             match (&a.vectors, &a.model) {
-                (Some(vectors), _) => {
-                    let m = read_matrix(vectors)?;
-                    let m = if a.layout == Layout::Cols { m.transposed() } else { m };
-                    build(&taxa, m, vectors, &a.out, &a.graph, None)
-                }
+                (Some(vectors), _) => build_from_file(&taxa, vectors, a.layout, &a.out, &a.graph),
                 (None, Some(model)) => build_with_model(&a, &taxa, model),
                 (None, None) => bail!("give --vectors or --model"),
             }
@@ -206,8 +230,7 @@ pub fn run(cmd: IndexCommand) -> Result<()> {
             check_output_dir(&a.out)?;
             set_threads(a.graph.threads)?;
             let taxa = read_pybioclip_names(&a.names)?;
-            let m = read_matrix(&a.embeddings)?.transposed();
-            build(&taxa, m, &a.embeddings, &a.out, &a.graph, None)
+            build_from_file(&taxa, &a.embeddings, Layout::Cols, &a.out, &a.graph)
         }
         IndexCommand::Info(a) => info(&a),
         IndexCommand::Verify(a) => verify(&a),
@@ -216,53 +239,100 @@ pub fn run(cmd: IndexCommand) -> Result<()> {
             query(&a)
         }
         IndexCommand::Taxa(a) => taxa(&a),
+        IndexCommand::Repair(a) => repair(&a),
     }
+}
+
+/// Builds from a `.npy` of vectors: float32 files are streamed (a (D, N) file transposed in
+/// blocks through a temporary file beside the output), others read whole and converted.
+fn build_from_file(taxa: &[TaxonRecord], path: &Path, layout: Layout, out: &Path, g: &GraphArgs) -> Result<()> {
+    let Some(npy) = NpyF32::open(path)? else {
+        let m = read_matrix(path)?;
+        let m = if layout == Layout::Cols { m.transposed() } else { m };
+        return build(taxa, &m, path, out, g, None);
+    };
+    let (n, d) = match layout {
+        Layout::Rows => (npy.rows(), npy.cols()),
+        Layout::Cols => (npy.cols(), npy.rows()),
+    };
+    if n != taxa.len() {
+        bail!(
+            "{}: {n} vectors of width {d} (shape {}×{}) but the names list {} taxa{}",
+            path.display(),
+            npy.rows(),
+            npy.cols(),
+            taxa.len(),
+            if layout == Layout::Rows { "; use --layout cols for (D, N) arrays" } else { "" }
+        );
+    }
+    if layout == Layout::Rows {
+        return build(taxa, &npy, path, out, g, None);
+    }
+    let name = out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let temp = out.with_file_name(format!(".{name}.transposed-{}", std::process::id()));
+    let built = npy.transpose_to(&temp).and_then(|rows| build(taxa, &rows, path, out, g, None));
+    let _ = std::fs::remove_file(&temp);
+    built
 }
 
 fn build(
     taxa: &[TaxonRecord],
-    mut m: Matrix,
+    vectors: &dyn VectorSource,
     source: &Path,
     out: &Path,
     g: &GraphArgs,
     model: Option<&str>,
 ) -> Result<()> {
-    if m.rows != taxa.len() {
-        bail!(
-            "{}: {} vectors (shape {}×{}) but the taxonomy lists {} taxa; use --layout cols for (D, N) arrays",
-            source.display(),
-            m.rows,
-            m.rows,
-            m.cols,
-            taxa.len()
-        );
+    if vectors.len() != taxa.len() {
+        bail!("{}: {} vectors but the taxonomy lists {} taxa", source.display(), vectors.len(), taxa.len());
     }
-    if g.normalize {
-        for (row, v) in m.data.chunks_exact_mut(m.cols).enumerate() {
-            arbor_index::normalize(row, v).with_context(|| source.display().to_string())?;
-        }
-    }
+    let normalized = Normalized(vectors);
+    let vectors: &dyn VectorSource = if g.normalize { &normalized } else { vectors };
     let bar = bar(taxa.len() as u64, "indexing");
     let report = |stage: BuildStage, done: u64, total: u64| {
         bar.set_length(total);
         bar.set_position(done);
         bar.set_message(format!("{stage:?}"));
     };
-    let params = (!g.no_graph).then_some(GraphParams { m: g.m, ef_construction: g.ef_construction });
-    let path = IndexBuilder::new(m.cols)
+    let params = g.graph.then_some(GraphParams { m: g.m, ef_construction: g.ef_construction });
+    let path = IndexBuilder::new(vectors.dim())
         .dtype(g.dtype)
         .graph(params)
         .source(source.display().to_string())
         .model(model.unwrap_or_default())
         .progress(&report)
-        .build(taxa, &m.data, out)
+        .build_from(taxa, vectors, out)
         .with_context(|| source.display().to_string())?;
     bar.finish_and_clear();
-    eprintln!("wrote {} ({} taxa, {} dims, {})", path.display(), taxa.len(), m.cols, g.dtype);
+    let index = TaxonIndex::open(&path)?;
+    eprintln!(
+        "wrote {} ({} taxa, {} dims, {}{})",
+        path.display(),
+        index.len(),
+        index.dim(),
+        g.dtype,
+        if index.has_graph() { ", HNSW graph" } else { ", exact search only" }
+    );
+    if !index.unembedded().is_empty() {
+        eprintln!("{}", unembedded_note(&index));
+    }
     Ok(())
 }
 
-/// `index build --model`: encodes the labels (progress saved beside the output), then builds.
+/// What to tell a user about taxa without an embedding.
+pub fn unembedded_note(index: &TaxonIndex) -> String {
+    let clades: Vec<String> =
+        index.unembedded_clades(Rank::Class, 3).iter().map(|(c, n)| format!("{c}: {n}")).collect();
+    format!(
+        "note: {} of {} taxa have no embedding (all-zero vectors) and can never be predicted ({}); \
+         `arbor index repair {} --model MODEL` embeds them",
+        index.unembedded().len(),
+        index.len(),
+        clades.join("; "),
+        index.path().parent().unwrap_or(index.path()).display()
+    )
+}
+
 fn build_with_model(a: &BuildArgs, taxa: &[TaxonRecord], model: &Path) -> Result<()> {
     let engine = crate::commands::open_engine(model, None, false)?;
     let embedder = engine.embedder();
@@ -296,7 +366,7 @@ fn build_with_model(a: &BuildArgs, taxa: &[TaxonRecord], model: &Path) -> Result
         return Ok(());
     }
     let m = Matrix { rows: labels.len(), cols: embedder.dim(), data: encoding.rows };
-    build(taxa, m, model, &a.out, &a.graph, Some(engine.identity().text()))?;
+    build(taxa, &m, model, &a.out, &a.graph, Some(engine.identity().text()))?;
     std::fs::remove_file(&progress_file).with_context(|| format!("{}: cannot remove", progress_file.display()))?;
     Ok(())
 }
@@ -322,8 +392,51 @@ fn info(a: &InfoArgs) -> Result<()> {
         ],
         vec!["source".into(), info.meta.source.clone()],
     ];
+    rows.push(vec!["taxa without an embedding".into(), info.unembedded.to_string()]);
+    for (clade, n) in &info.unembedded_clades {
+        rows.push(vec!["  of which in".into(), format!("{clade}: {n}")]);
+    }
     rows.extend(info.nodes_per_rank.iter().map(|(r, n)| vec![format!("{r} nodes"), n.to_string()]));
     print_rows(a.format, &["property", "value"], &rows)
+}
+
+fn repair(a: &RepairArgs) -> Result<()> {
+    let before = TaxonIndex::open_kind(&a.index, arbor_index::IndexKind::TreeOfLife)?;
+    if before.unembedded().is_empty() {
+        eprintln!("{}: every taxon has an embedding; nothing to repair", a.index.display());
+        return Ok(());
+    }
+    let clades = before.unembedded_clades(Rank::Class, 3);
+    drop(before);
+    let engine = crate::commands::open_engine(&a.model, None, false)?;
+    let name = a.index.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let progress_file = a.index.with_file_name(format!("{name}.repair.partial"));
+    let progress = bar(0, "embedding taxa");
+    let repair = arbor_engine::repair_unembedded(engine.embedder(), &a.index, &progress_file, a.stop_after, |done| {
+        progress.set_position(done as u64)
+    })
+    .with_context(|| format!("repairing {}", a.index.display()))?;
+    progress.finish_and_clear();
+    if repair.resumed > 0 {
+        eprintln!(
+            "resumed: {} of {} taxa were already embedded in {}",
+            repair.resumed,
+            repair.missing,
+            progress_file.display()
+        );
+    }
+    if !repair.complete {
+        eprintln!(
+            "stopped after {} of {} taxa; run the same command again to resume from {}",
+            repair.encoded,
+            repair.missing,
+            progress_file.display()
+        );
+        return Ok(());
+    }
+    let clades: Vec<String> = clades.iter().map(|(c, n)| format!("{c}: {n}")).collect();
+    eprintln!("repaired {}: embedded {} taxa ({})", a.index.display(), repair.missing, clades.join("; "));
+    Ok(())
 }
 
 fn verify(a: &InfoArgs) -> Result<()> {
@@ -333,11 +446,12 @@ fn verify(a: &InfoArgs) -> Result<()> {
         return print_json(&report);
     }
     println!(
-        "{}: ok ({} sections, {} bytes checksummed, {} taxa)",
+        "{}: ok ({} sections, {} bytes checksummed, {} taxa, {} without an embedding)",
         index.path().display(),
         report.sections,
         report.bytes,
-        report.taxa
+        report.taxa,
+        report.unembedded
     );
     Ok(())
 }

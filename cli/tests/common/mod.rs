@@ -170,3 +170,30 @@ pub fn write_npy(p: &Path, shape: &[u64], data: &[f32]) {
     w.extend(data.iter().copied()).expect("npy data");
     w.finish().expect("finish npy");
 }
+
+/// Our CSV against pybioclip's: same columns (ours adds `error`), same rows in
+/// the same order, names exact, scores within `tolerance`.
+pub fn assert_same_csv(ours: &str, path: &Path, tolerance: f64) {
+    let expected = path.display();
+    let mut want = csv::Reader::from_path(path).unwrap();
+    let want_header = want.headers().unwrap().clone();
+    let want_rows: Vec<csv::StringRecord> = want.records().map(|r| r.unwrap()).collect();
+    let mut got = csv::Reader::from_reader(ours.as_bytes());
+    let got_header = got.headers().unwrap().clone();
+    let got_rows: Vec<csv::StringRecord> = got.records().map(|r| r.unwrap()).collect();
+    assert_eq!(got_header.len(), want_header.len() + 1, "{expected}");
+    assert_eq!(&got_header[got_header.len() - 1], "error");
+    assert_eq!(got_rows.len(), want_rows.len(), "{expected}: row count");
+    for (i, (g, w)) in got_rows.iter().zip(&want_rows).enumerate() {
+        for (c, name) in want_header.iter().enumerate() {
+            assert_eq!(&got_header[c], name, "{expected}");
+            if name == "score" {
+                let (a, b): (f64, f64) = (g[c].parse().unwrap(), w[c].parse().unwrap());
+                assert!((a - b).abs() < tolerance, "{expected} row {i}: score {a} vs {b}");
+            } else {
+                assert_eq!(&g[c], &w[c], "{expected} row {i} column {name}");
+            }
+        }
+        assert_eq!(&g[want_header.len()], "", "{expected} row {i} has no error");
+    }
+}

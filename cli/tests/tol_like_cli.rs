@@ -1,0 +1,197 @@
+//! BioCLIP 2's tree of life as it is published (issue 10), on `shared/fixtures/tol_like`: a
+//! 2,944-taxon tree with 66 all-zero columns, empty classes, subspecies, duplicate taxa and a
+//! 768-d model, against pybioclip 2.1.6's own answers before and after repair.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use arbor_index::{TaxonId, TaxonIndex};
+use common::{arbor, arg, assert_same_csv, write_npy};
+
+fn tol_like() -> PathBuf {
+    common::fixtures().join("../tol_like")
+}
+
+fn read_npy<T: npyz::Deserialize>(p: &Path) -> (Vec<u64>, Vec<T>) {
+    let npy = npyz::NpyFile::new(std::fs::File::open(p).unwrap()).unwrap();
+    (npy.shape().to_vec(), npy.into_vec().unwrap())
+}
+
+/// The fixture's photos, relative to the openclip fixture folder the runs start in.
+fn photos() -> Vec<String> {
+    let manifest: serde_json::Value =
+        serde_json::from_reader(std::fs::File::open(tol_like().join("manifest.json")).unwrap()).unwrap();
+    manifest["photos"].as_array().unwrap().iter().map(|p| p.as_str().unwrap().to_owned()).collect()
+}
+
+/// The 768-d model and the tree imported as published, in `dir`.
+fn import(dir: &Path) -> (String, String) {
+    let f = tol_like();
+    let model = dir.join("model");
+    arbor(&[
+        "import",
+        "openclip",
+        "--checkpoint",
+        &arg(&f.join("model/open_clip_model.safetensors")),
+        "--config",
+        &arg(&f.join("model/open_clip_config.json")),
+        "--out",
+        &arg(&model),
+    ])
+    .success();
+    let tol = dir.join("tol");
+    let run = arbor(&[
+        "index",
+        "import-pybioclip",
+        "--embeddings",
+        &arg(&f.join("txt_emb_species.npy")),
+        "--names",
+        &arg(&f.join("txt_emb_species.json")),
+        "--out",
+        &arg(&tol),
+    ])
+    .success();
+    assert!(run.stderr.contains("66 of 2944 taxa have no embedding"), "{}", run.stderr);
+    (arg(&model), arg(&tol))
+}
+
+fn classify(model: &str, tol: &str, rank: &str, extra: &[&str]) -> common::Run {
+    let mut args = vec!["classify", "--model", model, "--index", tol, "--rank", rank, "--exact", "--format", "csv"];
+    args.extend_from_slice(extra);
+    let photos = photos();
+    args.extend(photos.iter().map(String::as_str));
+    arbor(&args).success()
+}
+
+#[test]
+fn the_published_tree_imports_classifies_as_pybioclip_and_repairs() {
+    let dir = tempfile::tempdir().unwrap();
+    let (model, tol) = import(dir.path());
+
+    // Info and verify say how many taxa have no embedding, and where.
+    let info = arbor(&["index", "info", &tol, "--format", "json"]).success().json();
+    assert_eq!(info["unembedded"], 66);
+    assert_eq!(info["taxa"], 2944);
+    assert_eq!(info["graph_m"], serde_json::Value::Null, "no graph unless asked for");
+    assert!(info["unembedded_clades"][0][0].as_str().unwrap().ends_with("Polypodiopsida"), "{info}");
+    let verify = arbor(&["index", "verify", &tol]).success();
+    assert!(verify.stdout.contains("66 without an embedding"), "{}", verify.stdout);
+
+    // As it is: pybioclip's rows (zero columns scored 0, inside the softmax).
+    for rank in ["species", "family", "class"] {
+        let run = classify(&model, &tol, rank, &[]);
+        assert!(run.stderr.contains("can never be predicted") && run.stderr.contains("index repair"), "{}", run.stderr);
+        assert_eq!(run.stderr.matches("can never be predicted").count(), 1, "said once: {}", run.stderr);
+        assert_same_csv(&run.stdout, &tol_like().join(format!("expected_{rank}.csv")), 1e-4);
+    }
+
+    // A repair stopped part-way resumes, and writes pybioclip's vectors.
+    let run = arbor(&["index", "repair", &tol, "--model", &model, "--stop-after", "20"]).success();
+    assert!(run.stderr.contains("stopped after 20 of 66"), "{}", run.stderr);
+    assert_eq!(TaxonIndex::open(&tol).unwrap().unembedded().len(), 66, "nothing written before the end");
+    let run = arbor(&["index", "repair", &tol, "--model", &model]).success();
+    assert!(run.stderr.contains("resumed: 20 of 66") && run.stderr.contains("embedded 66 taxa"), "{}", run.stderr);
+    assert!(!dir.path().join("tol.repair.partial").exists(), "progress file removed");
+    let index = TaxonIndex::open(&tol).unwrap();
+    assert!(index.unembedded().is_empty());
+    let (_, ids) = read_npy::<i64>(&tol_like().join("repair/zero_ids.npy"));
+    let (shape, want) = read_npy::<f32>(&tol_like().join("repair/vectors.npy"));
+    assert_eq!(shape, [66, 768]);
+    for (row, &id) in ids.iter().enumerate() {
+        let got = index.vector(TaxonId(id as u32)).unwrap();
+        let worst = got.iter().zip(&want[row * 768..(row + 1) * 768]).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+        assert!(worst < 1e-5, "taxon {id}: {worst}");
+    }
+    drop(index);
+    arbor(&["index", "verify", &tol]).success();
+
+    // After repair: pybioclip's repaired answers, the ferns included.
+    for rank in ["species", "family", "class"] {
+        let run = classify(&model, &tol, rank, &[]);
+        assert!(!run.stderr.contains("never be predicted"), "{}", run.stderr);
+        assert_same_csv(&run.stdout, &tol_like().join(format!("repair/expected_repaired_{rank}.csv")), 1e-4);
+    }
+    let subset = arg(&tol_like().join("subset_ferns.csv"));
+    let run = classify(&model, &tol, "species", &["--subset", &subset]);
+    assert_same_csv(&run.stdout, &tol_like().join("repair/expected_repaired_subset_ferns_species.csv"), 1e-4);
+
+    // Nothing left to repair; a model of another width is refused.
+    let run = arbor(&["index", "repair", &tol, "--model", &model]).success();
+    assert!(run.stderr.contains("nothing to repair"), "{}", run.stderr);
+}
+
+#[test]
+fn repair_refuses_a_model_of_another_width() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, tol) = import(dir.path());
+    let run = arbor(&["index", "repair", &tol, "--model", &common::model()]);
+    assert_eq!(run.code, Some(1));
+    assert!(run.stderr.contains("width 768") && run.stderr.contains("width 32"), "{}", run.stderr);
+    assert_eq!(TaxonIndex::open(&tol).unwrap().unembedded().len(), 66);
+}
+
+/// The model-named files of pybioclip's next release, 1024-d trees, and columns that are
+/// neither zero nor unit length.
+#[test]
+fn model_named_and_wider_files_import_and_bad_columns_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = tol_like();
+    for name in ["txt_emb_bioclip-2", "txt_emb_bioclip-2.5-vith14"] {
+        std::fs::copy(f.join("txt_emb_species.npy"), dir.path().join(format!("{name}.npy"))).unwrap();
+        std::fs::copy(f.join("txt_emb_species.json"), dir.path().join(format!("{name}.json"))).unwrap();
+    }
+    let names = serde_json::json!([
+        [["Plantae", "Tracheophyta", "Polypodiopsida", "Polypodiales", "Aspleniaceae", "Asplenium", "trichomanes"], ""],
+        [["Animalia", "Chordata", "", "Perciformes", "Percidae", "Perca", "fluviatilis"], "European perch"],
+        [["Animalia", "Chordata", "Mammalia", "Carnivora", "Ursidae", "Ursus", "arctos syriacus"], "Syrian brown bear"],
+        [["Animalia", "Chordata", "Mammalia", "Carnivora", "Ursidae", "Ursus", "arctos syriacus"], "Syrian brown bear"],
+    ]);
+    std::fs::write(dir.path().join("txt_emb_bioclip-2.5-vith14.json"), names.to_string()).unwrap();
+    // (1024, 4): one taxon per column; the fern's column is all zeros.
+    let mut cols = vec![0f32; 1024 * 4];
+    for (taxon, at) in [(1usize, 3usize), (2, 500), (3, 1023)] {
+        cols[at * 4 + taxon] = 1.0;
+    }
+    write_npy(&dir.path().join("txt_emb_bioclip-2.5-vith14.npy"), &[1024, 4], &cols);
+    let import = |name: &str, extra: &[&str]| {
+        let p = |ext: &str| arg(&dir.path().join(format!("{name}.{ext}")));
+        let out = arg(&dir.path().join(format!("{name}-index")));
+        let mut args =
+            vec!["index", "import-pybioclip", "--embeddings", &p("npy"), "--names", &p("json"), "--out", &out]
+                .into_iter()
+                .map(String::from)
+                .collect::<Vec<_>>();
+        args.extend(extra.iter().map(|s| s.to_string()));
+        (arbor(&args), out)
+    };
+    let (run, out) = import("txt_emb_bioclip-2", &[]);
+    assert!(run.ok(), "{}", run.stderr);
+    assert_eq!(arbor(&["index", "info", &out, "--format", "json"]).success().json()["unembedded"], 66);
+    let (run, out) = import("txt_emb_bioclip-2.5-vith14", &[]);
+    assert!(run.ok(), "{}", run.stderr);
+    let info = arbor(&["index", "info", &out, "--format", "json"]).success().json();
+    assert_eq!(
+        (info["dim"].as_u64(), info["taxa"].as_u64(), info["unembedded"].as_u64()),
+        (Some(1024), Some(4), Some(1))
+    );
+    let taxa = arbor(&["index", "taxa", &out]).success().stdout;
+    assert!(taxa.contains("arctos syriacus") && taxa.contains(",,Perciformes"), "{taxa}");
+
+    // A column that is neither zero nor unit length is an error naming it, unless --normalize.
+    cols[1023 * 4 + 3] = 0.5;
+    write_npy(&dir.path().join("txt_emb_bioclip-2.5-vith14.npy"), &[1024, 4], &cols);
+    let (run, _) = import("txt_emb_bioclip-2.5-vith14", &[]);
+    assert_eq!(run.code, Some(1));
+    assert!(run.stderr.contains("vector 3") && run.stderr.contains("norm 0.5"), "{}", run.stderr);
+    assert!(run.stderr.contains("txt_emb_bioclip-2.5-vith14.npy"), "{}", run.stderr);
+    let (run, out) = import("txt_emb_bioclip-2.5-vith14", &["--normalize"]);
+    assert!(run.ok(), "{}", run.stderr);
+    assert_eq!(arbor(&["index", "info", &out, "--format", "json"]).success().json()["unembedded"], 1);
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with('.'))
+        .collect();
+    assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
+}
