@@ -11,8 +11,8 @@ use rayon::prelude::*;
 use crate::captions::Templates;
 use crate::error::{EngineError, Result};
 use crate::identity::ModelIdentity;
-use crate::model::{Clip, Cpu, ImageTransform, ModelDir};
-use crate::preprocess::{Pipeline, PixelTensor, Preprocessor};
+use crate::model::{Clip, ClipConfig, Cpu, ImageTransform, Interpolation, ModelDir, ResizeMode};
+use crate::preprocess::{OPENAI_MEAN, OPENAI_STD, Pipeline, PixelTensor, Preprocessor};
 use crate::tokenizer::Tokenizer;
 
 /// Texts per text-tower batch: long enough to amortise the per-call overhead,
@@ -53,8 +53,7 @@ impl<B: Backend> Embedder<B> {
     /// pipeline. `weights_sha256` names the weights (see [`ModelIdentity`]).
     pub fn from_model(model: Clip<B>, device: &B::Device, weights_sha256: String) -> Result<Self> {
         let config = model.config();
-        let preprocessor = Preprocessor::new(Pipeline::Squash, config.vision.image_size)?
-            .with_normalization(config.preprocess.mean, config.preprocess.std)?;
+        let preprocessor = pipeline_for(config, Pipeline::Squash)?;
         let tokenizer = Tokenizer::new(config.text.context_length)?;
         let logit_scale = scalar(model.logit_multiplier())?;
         let identity = ModelIdentity::new(&weights_sha256, config, Pipeline::Squash);
@@ -62,11 +61,13 @@ impl<B: Backend> Embedder<B> {
     }
 
     /// Switches the image pipeline (`squash` is pybioclip's, `crop` open_clip's).
+    ///
+    /// # Errors
+    /// `crop` for a model whose `preprocess_cfg` asks for a resize this pipeline does not
+    /// implement (bilinear, or a longest-side / squash resize).
     pub fn with_pipeline(mut self, pipeline: Pipeline) -> Result<Self> {
         let config = self.model.config();
-        self.preprocessor = Preprocessor::new(pipeline, config.vision.image_size)?
-            .with_normalization(config.preprocess.mean, config.preprocess.std)?
-            .with_exif_orientation(self.preprocessor.exif_orientation());
+        self.preprocessor = pipeline_for(config, pipeline)?.with_exif_orientation(self.preprocessor.exif_orientation());
         self.identity = ModelIdentity::new(self.identity.weights(), config, pipeline);
         Ok(self)
     }
@@ -211,6 +212,28 @@ impl<B: Backend> Embedder<B> {
             progress(chunk.len());
         }
         Ok(out)
+    }
+}
+
+/// The preprocessor of `pipeline` for a model: pybioclip's squash always uses the OpenAI mean
+/// and std at the tower's size (as pybioclip does for every tree-of-life model, whatever the
+/// checkpoint's `preprocess_cfg` says); open_clip's crop follows the config, and refuses by name
+/// what it does not implement rather than resize some other way.
+fn pipeline_for(config: &ClipConfig, pipeline: Pipeline) -> Result<Preprocessor> {
+    let pre = Preprocessor::new(pipeline, config.vision.image_size)?;
+    match pipeline {
+        Pipeline::Squash => Ok(pre.with_normalization(OPENAI_MEAN, OPENAI_STD)?),
+        Pipeline::Crop => {
+            let p = &config.preprocess;
+            if p.interpolation != Interpolation::Bicubic || p.resize_mode != ResizeMode::Shortest {
+                return Err(EngineError::Invalid(format!(
+                    "preprocess_cfg asks for a {:?} {:?} resize; the crop pipeline implements open_clip's default \
+                     (bicubic, shortest side, centre crop) only: use the squash pipeline",
+                    p.interpolation, p.resize_mode
+                )));
+            }
+            Ok(pre.with_normalization(p.mean, p.std)?)
+        }
     }
 }
 

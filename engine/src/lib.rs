@@ -93,9 +93,9 @@ pub use embedder::{Embedder, TEXT_BATCH, normalize_row, normalize_rows};
 #[cfg(feature = "cuda")]
 pub use model::Cuda;
 pub use model::{
-    Activation, Clip, ClipConfig, Cpu, ImageTransform, Interpolation, ModelDir, ModelError, ModelManifest,
+    Activation, Clip, ClipConfig, Cpu, ImageTransform, Imported, Interpolation, ModelDir, ModelError, ModelManifest,
     PreprocessConfig, ResizeMode, StateDict, TextConfig, TextTrace, VisionConfig, VisionTrace, import_openclip,
-    normalize_features,
+    import_openclip_as, normalize_features, tensor_names,
 };
 
 // Answers: the tree of life, custom labels, few-shot, photo collections.

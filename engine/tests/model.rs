@@ -439,3 +439,59 @@ fn seeded_initialisation_is_reproducible_and_scaled_like_open_clip() -> Result {
     assert!(mean.abs() < 1e-3 && (std - 0.02).abs() < 5e-4, "mean {mean}, std {std}");
     Ok(())
 }
+
+/// The names an import keeps are exactly the tensors of the model's own state_dict.
+#[test]
+fn tensor_names_follow_the_module_tree() -> Result {
+    let mut config = ClipConfig::tiny();
+    config.text.layers = 3;
+    let model = Clip::<arbor_engine::Cpu>::new(&config, &Default::default())?;
+    let state = model.to_state_dict("names")?;
+    let mut from_model: Vec<&str> = state.names().collect();
+    let mut listed = arbor_engine::tensor_names(&config);
+    from_model.sort();
+    listed.sort();
+    assert_eq!(listed, from_model);
+    Ok(())
+}
+
+/// A checkpoint with tensors open_clip's CLIP does not have (BioCLIP 2's training fork adds
+/// `visual.continual_proj`) imports with them named and left out; a missing tensor stays an
+/// error.
+#[test]
+fn extra_tensors_are_named_and_dropped_missing_ones_refused() -> Result {
+    use safetensors::tensor::TensorView;
+    let tmp = tempfile::tempdir()?;
+    let f = fixtures().join("tiny_gelu");
+    let bytes = std::fs::read(f.join("model.safetensors"))?;
+    let original = safetensors::SafeTensors::deserialize(&bytes)?;
+    let extra = vec![0u8; 4 * 64 * 64];
+    let mut views: Vec<(String, TensorView<'_>)> =
+        original.tensors().into_iter().map(|(name, view)| (name.to_string(), view)).collect();
+    views.push(("visual.continual_proj".into(), TensorView::new(safetensors::Dtype::F32, vec![64, 64], &extra)?));
+    let with_extra = tmp.path().join("extra.safetensors");
+    safetensors::serialize_to_file(views.clone(), None, &with_extra)?;
+    let imported = arbor_engine::import_openclip_as(
+        &with_extra,
+        f.join("open_clip_config.json"),
+        tmp.path().join("m"),
+        arbor_engine::ImageTransform::Squash,
+    )?;
+    assert_eq!(imported.dropped, ["visual.continual_proj"]);
+    let clean = tmp.path().join("clean");
+    import_openclip(f.join("model.safetensors"), f.join("open_clip_config.json"), &clean)?;
+    let a = arbor_engine::Engine::open(tmp.path().join("m"))?;
+    let b = arbor_engine::Engine::open(&clean)?;
+    let photo = fixtures().join("images/chelsea.png");
+    assert_eq!(a.embed_image(&photo)?, b.embed_image(&photo)?);
+    assert_eq!(a.identity(), b.identity());
+
+    views.retain(|(name, _)| name != "visual.proj");
+    let missing = tmp.path().join("missing.safetensors");
+    safetensors::serialize_to_file(views, None, &missing)?;
+    let e =
+        import_openclip(&missing, f.join("open_clip_config.json"), tmp.path().join("m2")).err().ok_or("imported")?;
+    assert!(e.to_string().contains("visual.proj"), "{e}");
+    assert!(!tmp.path().join("m2").exists());
+    Ok(())
+}

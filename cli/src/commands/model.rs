@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use arbor_engine::Tokenizer;
-use arbor_engine::{ModelDir, import_openclip};
+use arbor_engine::{ImageTransform, ModelDir, import_openclip_as};
 use clap::{Args, Subcommand};
 
 use crate::inputs::read_lines;
@@ -15,7 +15,7 @@ use crate::output::{Cell, Format, print_rows};
 pub enum ImportCommand {
     /// Convert an open_clip checkpoint (.bin or .safetensors) into an Arbor model directory.
     #[command(
-        after_help = "Example:\n  arbor import openclip --checkpoint open_clip_pytorch_model.bin --config open_clip_config.json --out bioclip"
+        after_help = "Examples:\n  arbor import openclip --checkpoint open_clip_pytorch_model.bin --config open_clip_config.json --out bioclip\n  arbor import openclip --checkpoint open_clip_model.safetensors --config open_clip_config.json --out bioclip-2 --preset bioclip-2"
     )]
     Openclip(ImportOpenclipArgs),
 }
@@ -31,12 +31,45 @@ pub struct ImportOpenclipArgs {
     /// Output model directory (must not exist).
     #[arg(long)]
     out: PathBuf,
+    /// Which default image pipeline the model gets: the BioCLIP models get pybioclip's squash
+    /// (OpenAI mean/std at the tower's size, as pybioclip preprocesses them), `openclip` gets
+    /// open_clip's transform from the config. `--preprocess` overrides it per command.
+    #[arg(long, value_enum, default_value = "bioclip")]
+    preset: Preset,
+}
+
+/// The published model families, for their default image pipeline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Preset {
+    /// BioCLIP (ViT-B/16): pybioclip's squash.
+    Bioclip,
+    /// BioCLIP 2 (ViT-L/14): pybioclip's squash.
+    #[value(name = "bioclip-2")]
+    Bioclip2,
+    /// BioCLIP 2.5 Huge (ViT-H/14): pybioclip's squash.
+    #[value(name = "bioclip-2.5")]
+    Bioclip25,
+    /// Any other open_clip model: open_clip's transform from its config.
+    Openclip,
 }
 
 pub fn import(cmd: ImportCommand) -> Result<()> {
     match cmd {
         ImportCommand::Openclip(a) => {
-            let dir = import_openclip(&a.checkpoint, &a.config, &a.out)?;
+            let transform = match a.preset {
+                Preset::Openclip => ImageTransform::OpenClip,
+                Preset::Bioclip | Preset::Bioclip2 | Preset::Bioclip25 => ImageTransform::Squash,
+            };
+            let imported = import_openclip_as(&a.checkpoint, &a.config, &a.out, transform)?;
+            if !imported.dropped.is_empty() {
+                eprintln!(
+                    "warning: {}: left out {} tensor(s) open_clip's CLIP does not have: {}",
+                    a.checkpoint.display(),
+                    imported.dropped.len(),
+                    imported.dropped.join(", ")
+                );
+            }
+            let dir = imported.dir;
             let m = dir.manifest();
             eprintln!(
                 "wrote {} (embed {}, vision {}x{} patch {}, weights {})",

@@ -189,6 +189,51 @@ impl<B: Backend> Clip<B> {
     }
 }
 
+/// The names of every tensor open_clip's `state_dict()` holds for a model of `config`: what an
+/// import keeps (anything else in a checkpoint, such as BioCLIP 2's `visual.continual_proj`, is
+/// named and dropped). Kept in step with [`Clip`]'s module tree by a test.
+pub fn tensor_names(config: &ClipConfig) -> Vec<String> {
+    const BLOCK: [&str; 12] = [
+        "ln_1.weight",
+        "ln_1.bias",
+        "attn.in_proj_weight",
+        "attn.in_proj_bias",
+        "attn.out_proj.weight",
+        "attn.out_proj.bias",
+        "ln_2.weight",
+        "ln_2.bias",
+        "mlp.c_fc.weight",
+        "mlp.c_fc.bias",
+        "mlp.c_proj.weight",
+        "mlp.c_proj.bias",
+    ];
+    const TOWERS: [&str; 14] = [
+        "visual.conv1.weight",
+        "visual.class_embedding",
+        "visual.positional_embedding",
+        "visual.ln_pre.weight",
+        "visual.ln_pre.bias",
+        "visual.ln_post.weight",
+        "visual.ln_post.bias",
+        "visual.proj",
+        "token_embedding.weight",
+        "positional_embedding",
+        "ln_final.weight",
+        "ln_final.bias",
+        "text_projection",
+        "logit_scale",
+    ];
+    let blocks = |prefix: &'static str, layers: usize| {
+        (0..layers).flat_map(move |i| BLOCK.iter().map(move |p| format!("{prefix}.resblocks.{i}.{p}")))
+    };
+    TOWERS
+        .iter()
+        .map(|n| n.to_string())
+        .chain(blocks("visual.transformer", config.vision.layers))
+        .chain(blocks("transformer", config.text.layers))
+        .collect()
+}
+
 /// Divides every row by its L2 norm (at least 1e-12), like torch's `F.normalize(x, dim=-1)`.
 pub fn normalize<B: Backend>(features: Tensor<B, 2>) -> Tensor<B, 2> {
     let norm = features.clone().square().sum_dim(1).sqrt().clamp_min(1e-12);

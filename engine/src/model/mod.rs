@@ -28,10 +28,10 @@ mod text;
 mod transformer;
 mod vision;
 
-pub use clip::{Clip, TextTrace, VisionTrace, normalize as normalize_features};
+pub use clip::{Clip, TextTrace, VisionTrace, normalize as normalize_features, tensor_names};
 pub use config::{Activation, ClipConfig, Interpolation, PreprocessConfig, ResizeMode, TextConfig, VisionConfig};
 pub use error::ModelError;
-pub use model_dir::{ImageTransform, ModelDir, ModelManifest, import_openclip};
+pub use model_dir::{ImageTransform, Imported, ModelDir, ModelManifest, import_openclip, import_openclip_as};
 pub use state_dict::StateDict;
 
 /// The default CPU backend: burn's pure-Rust `flex` backend (multithreaded `gemm`).

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use arbor_index::{Existing, publish_dir};
 
 use super::Cpu;
-use super::clip::Clip;
+use super::clip::{Clip, tensor_names};
 use super::config::ClipConfig;
 use super::error::ModelError;
 use super::state_dict::StateDict;
@@ -157,21 +157,53 @@ impl ModelDir {
 /// loading them back before the rename.
 ///
 /// # Errors
-/// `out_dir` already exists, the config or checkpoint is invalid (missing, unexpected or
-/// wrong-shaped tensors), or a file cannot be written.
+/// `out_dir` already exists, the config or checkpoint is invalid (missing or wrong-shaped
+/// tensors; tensors open_clip's CLIP does not have are left out, see [`import_openclip_as`]),
+/// or a file cannot be written.
 pub fn import_openclip(
     checkpoint: impl AsRef<Path>,
     config_json: impl AsRef<Path>,
     out_dir: impl AsRef<Path>,
 ) -> Result<ModelDir, ModelError> {
+    Ok(import_openclip_as(checkpoint, config_json, out_dir, ImageTransform::Squash)?.dir)
+}
+
+/// What [`import_openclip_as`] made.
+#[derive(Debug, Clone)]
+pub struct Imported {
+    /// The new model directory.
+    pub dir: ModelDir,
+    /// Tensors of the checkpoint that open_clip's CLIP does not have (BioCLIP 2's training fork
+    /// adds `visual.continual_proj`), left out of the model.
+    pub dropped: Vec<String>,
+}
+
+/// [`import_openclip`] with the image pipeline the model gets by default: pybioclip's squash
+/// for the tree-of-life models (BioCLIP, BioCLIP 2, BioCLIP 2.5, as pybioclip preprocesses them
+/// whatever their config says), open_clip's transform for others.
+///
+/// # Errors
+/// As [`import_openclip`]; a tensor the model needs is missing or of the wrong shape.
+pub fn import_openclip_as(
+    checkpoint: impl AsRef<Path>,
+    config_json: impl AsRef<Path>,
+    out_dir: impl AsRef<Path>,
+    transform: ImageTransform,
+) -> Result<Imported, ModelError> {
     let (checkpoint, out_dir) = (checkpoint.as_ref(), out_dir.as_ref());
     if out_dir.exists() {
         return Err(ModelError::AlreadyExists(out_dir.to_owned()));
     }
     let config = ClipConfig::from_open_clip_json(config_json)?;
-    let state = StateDict::open(checkpoint)?;
+    let mut state = StateDict::open(checkpoint)?;
+    let wanted: std::collections::HashSet<String> = tensor_names(&config).into_iter().collect();
+    let dropped: Vec<String> = state.names().filter(|n| !wanted.contains(*n)).map(str::to_owned).collect();
+    for name in &dropped {
+        state.remove(name);
+    }
     let source = checkpoint.file_name().map(|name| name.to_string_lossy().into_owned()).unwrap_or_default();
-    ModelDir::write(&state, config, &source, out_dir)
+    let dir = ModelDir::write_as(&state, config, &source, transform, out_dir)?;
+    Ok(Imported { dir, dropped })
 }
 
 impl ModelDir {
@@ -187,11 +219,26 @@ impl ModelDir {
         source: &str,
         out_dir: impl AsRef<Path>,
     ) -> Result<Self, ModelError> {
+        Self::write_as(state, config, source, ImageTransform::Squash, out_dir)
+    }
+
+    /// [`ModelDir::write`] with the image pipeline the model gets by default.
+    ///
+    /// # Errors
+    /// As [`ModelDir::write`].
+    pub fn write_as(
+        state: &StateDict,
+        config: ClipConfig,
+        source: &str,
+        transform: ImageTransform,
+        out_dir: impl AsRef<Path>,
+    ) -> Result<Self, ModelError> {
         let out_dir = out_dir.as_ref();
         if out_dir.exists() {
             return Err(ModelError::AlreadyExists(out_dir.to_owned()));
         }
-        let manifest = manifest(state, config, source);
+        let mut manifest = manifest(state, config, source);
+        manifest.image_transform = transform;
         publish_dir(out_dir, Existing::Refuse, |staging| write_dir(staging, state, &manifest))?;
         Self::open(out_dir)
     }
