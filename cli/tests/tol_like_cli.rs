@@ -195,3 +195,89 @@ fn model_named_and_wider_files_import_and_bad_columns_are_named() {
         .collect();
     assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
 }
+
+/// BioCLIP 2's checkpoint as published: its file name, the `visual.continual_proj` its training
+/// fork adds (named on import and left out), and the preset that gives it pybioclip's pipeline.
+#[test]
+fn the_published_checkpoint_imports_with_its_preset_and_extra_tensors_named() {
+    use safetensors::tensor::TensorView;
+    let dir = tempfile::tempdir().unwrap();
+    let f = tol_like().join("model");
+    let bytes = std::fs::read(f.join("open_clip_model.safetensors")).unwrap();
+    let original = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let extra = vec![0u8; 4 * 768 * 768];
+    let mut views: Vec<(String, TensorView<'_>)> =
+        original.tensors().into_iter().map(|(name, view)| (name.to_string(), view)).collect();
+    views.push((
+        "visual.continual_proj".into(),
+        TensorView::new(safetensors::Dtype::F32, vec![768, 768], &extra).unwrap(),
+    ));
+    let checkpoint = dir.path().join("open_clip_model.safetensors");
+    safetensors::serialize_to_file(views, None, &checkpoint).unwrap();
+    let config = arg(&f.join("open_clip_config.json"));
+    let import = |out: &str, preset: &str| {
+        let out = arg(&dir.path().join(out));
+        let run = arbor(&[
+            "import",
+            "openclip",
+            "--checkpoint",
+            &arg(&checkpoint),
+            "--config",
+            &config,
+            "--out",
+            &out,
+            "--preset",
+            preset,
+        ]);
+        (run.success(), out)
+    };
+    let (run, bioclip2) = import("bioclip-2", "bioclip-2");
+    assert!(run.stderr.contains("left out 1 tensor") && run.stderr.contains("visual.continual_proj"), "{}", run.stderr);
+    let pipeline = |m: &str| {
+        let info = arbor(&["model", "info", m, "--format", "json"]).success().json();
+        info.as_array().unwrap().iter().find(|r| r["property"] == "pipeline").unwrap()["value"].clone()
+    };
+    assert_eq!(pipeline(&bioclip2), "Squash");
+    let (_, openclip) = import("openclip", "openclip");
+    assert_eq!(pipeline(&openclip), "Crop");
+    // The squash model classifies as pybioclip does, the extra tensor notwithstanding.
+    let tol = dir.path().join("tol");
+    arbor(&[
+        "index",
+        "import-pybioclip",
+        "--embeddings",
+        &arg(&tol_like().join("txt_emb_species.npy")),
+        "--names",
+        &arg(&tol_like().join("txt_emb_species.json")),
+        "--out",
+        &arg(&tol),
+    ])
+    .success();
+    let run = classify(&bioclip2, &arg(&tol), "class", &[]);
+    assert_same_csv(&run.stdout, &tol_like().join("expected_class.csv"), 1e-4);
+
+    // A config whose preprocess_cfg asks for a resize the crop pipeline does not implement is
+    // refused by name, not resized some other way.
+    let mut cfg: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&config).unwrap()).unwrap();
+    cfg["preprocess_cfg"]["resize_mode"] = "longest".into();
+    let longest = dir.path().join("longest.json");
+    std::fs::write(&longest, cfg.to_string()).unwrap();
+    let out = arg(&dir.path().join("longest"));
+    arbor(&[
+        "import",
+        "openclip",
+        "--checkpoint",
+        &arg(&checkpoint),
+        "--config",
+        &arg(&longest),
+        "--out",
+        &out,
+        "--preset",
+        "openclip",
+    ])
+    .success();
+    let run = arbor(&["classify", "--model", &out, "--cls", "a,b", "images/chelsea.png"]);
+    assert!(run.code == Some(1) && run.stderr.contains("Longest") && run.stderr.contains("squash"), "{}", run.stderr);
+    let run = arbor(&["classify", "--model", &out, "--cls", "a,b", "images/chelsea.png", "--preprocess", "squash"]);
+    assert!(run.ok(), "{}", run.stderr);
+}

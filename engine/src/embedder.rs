@@ -35,17 +35,27 @@ impl Embedder<Cpu> {
     pub fn open(model_dir: impl AsRef<Path>) -> Result<Self> {
         Self::open_on(model_dir, &Default::default())
     }
+
+    /// Opens a model directory on the CPU with `pipeline` instead of the one its manifest
+    /// names (so a model whose own pipeline cannot be built still opens with another).
+    pub fn open_with_pipeline(model_dir: impl AsRef<Path>, pipeline: Option<Pipeline>) -> Result<Self> {
+        Self::open_on_with(model_dir, &Default::default(), pipeline)
+    }
 }
 
 impl<B: Backend> Embedder<B> {
     /// Opens a model directory on a given device.
     pub fn open_on(model_dir: impl AsRef<Path>, device: &B::Device) -> Result<Self> {
+        Self::open_on_with(model_dir, device, None)
+    }
+
+    fn open_on_with(model_dir: impl AsRef<Path>, device: &B::Device, pipeline: Option<Pipeline>) -> Result<Self> {
         let dir = ModelDir::open(model_dir)?;
         let model = dir.load::<B>(device)?;
-        let pipeline = match dir.manifest().image_transform {
+        let pipeline = pipeline.unwrap_or(match dir.manifest().image_transform {
             ImageTransform::Squash => Pipeline::Squash,
             ImageTransform::OpenClip => Pipeline::Crop,
-        };
+        });
         Self::from_model(model, device, dir.manifest().weights_sha256.clone())?.with_pipeline(pipeline)
     }
 

@@ -144,11 +144,8 @@ impl EngineBuilder {
     /// The model directory is missing or damaged; the index is missing, damaged, not a tree of
     /// life, of another width than the model, or built by another model.
     pub fn open(self) -> Result<Engine> {
-        let mut embedder = Embedder::open(&self.model)?;
-        if let Some(p) = self.pipeline {
-            embedder = embedder.with_pipeline(p)?;
-        }
-        let embedder = embedder.with_exif_orientation(self.exif_orientation);
+        let embedder =
+            Embedder::open_with_pipeline(&self.model, self.pipeline)?.with_exif_orientation(self.exif_orientation);
         let index = self.index.as_deref().map(|i| TaxonIndex::open_kind(i, IndexKind::TreeOfLife)).transpose()?;
         let engine = Engine::assemble(embedder, index, Some(self.model))?;
         Ok(match self.label_cache {
