@@ -15,6 +15,7 @@ use mozjpeg_sys::J_COLOR_SPACE;
 
 use super::error::{PreprocessError, Result};
 use super::exif::Orientation;
+use super::formats;
 use super::image::{ColorMode, DecodedImage, Palette};
 
 /// PIL's `MAX_IMAGE_PIXELS` (`1024 * 1024 * 1024 // 4 // 3`): PIL warns above it and refuses
@@ -24,35 +25,78 @@ pub const PIL_MAX_IMAGE_PIXELS: u64 = 1024 * 1024 * 1024 / 4 / 3;
 /// Default pixel limit: like PIL, twice [`PIL_MAX_IMAGE_PIXELS`] (about 179 MP).
 pub const MAX_PIXELS: u64 = 2 * PIL_MAX_IMAGE_PIXELS;
 
-/// The file formats this module decodes.
+/// The photo file formats Arbor recognises (by content, never by extension).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ImageFormat {
     /// JPEG/JFIF/EXIF.
     Jpeg,
     /// PNG.
     Png,
+    /// WebP (lossy, lossless, alpha, animated).
+    Webp,
+    /// TIFF (the first page).
+    Tiff,
+    /// Windows bitmap.
+    Bmp,
+    /// GIF (the first frame).
+    Gif,
+    /// AVIF (AV1 in HEIF): recognised, not decoded by this build.
+    Avif,
+    /// HEIC/HEIF (HEVC): recognised, not decoded by this build.
+    Heif,
 }
 
 impl ImageFormat {
     /// Recognises a format from the first bytes of a file (the extension is not trusted).
     pub fn sniff(bytes: &[u8]) -> Option<Self> {
+        let heif_brand = |brands: &[u8]| {
+            let is = |set: &[&[u8; 4]]| brands.chunks_exact(4).any(|b| set.iter().any(|s| b == &s[..]));
+            if is(&[b"avif", b"avis"]) {
+                Some(Self::Avif)
+            } else if is(&[b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1"]) {
+                Some(Self::Heif)
+            } else {
+                None
+            }
+        };
         if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
             Some(Self::Jpeg)
         } else if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
             Some(Self::Png)
+        } else if bytes.len() >= 12 && &bytes[..4] == b"RIFF" && &bytes[8..12] == b"WEBP" {
+            Some(Self::Webp)
+        } else if bytes.starts_with(b"II*\0") || bytes.starts_with(b"MM\0*") {
+            Some(Self::Tiff)
+        } else if bytes.starts_with(b"BM") && bytes.len() >= 18 {
+            Some(Self::Bmp)
+        } else if bytes.starts_with(b"GIF87a") || bytes.starts_with(b"GIF89a") {
+            Some(Self::Gif)
+        } else if bytes.len() >= 16 && &bytes[4..8] == b"ftyp" {
+            // The major brand, then the compatible brands up to the box's end.
+            let end = (u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]) as usize).clamp(16, bytes.len());
+            let mut brands = bytes[8..12].to_vec();
+            brands.extend_from_slice(&bytes[16..end]);
+            heif_brand(&brands)
         } else {
             None
         }
     }
 
     /// Every format this build decodes.
-    pub const ALL: [ImageFormat; 2] = [ImageFormat::Jpeg, ImageFormat::Png];
+    pub const ALL: [ImageFormat; 6] =
+        [ImageFormat::Jpeg, ImageFormat::Png, ImageFormat::Webp, ImageFormat::Tiff, ImageFormat::Bmp, ImageFormat::Gif];
 
     /// File extensions of the format (lower case), for folder walks.
     pub fn extensions(self) -> &'static [&'static str] {
         match self {
             Self::Jpeg => &["jpg", "jpeg", "jpe", "jfif"],
             Self::Png => &["png"],
+            Self::Webp => &["webp"],
+            Self::Tiff => &["tif", "tiff"],
+            Self::Bmp => &["bmp", "dib"],
+            Self::Gif => &["gif"],
+            Self::Avif => &["avif"],
+            Self::Heif => &["heic", "heif", "hif"],
         }
     }
 
@@ -61,24 +105,40 @@ impl ImageFormat {
         Self::ALL.iter().any(|f| f.extensions().iter().any(|x| x.eq_ignore_ascii_case(ext)))
     }
 
-    fn name(self) -> &'static str {
+    pub(super) fn name(self) -> &'static str {
         match self {
             Self::Jpeg => "JPEG",
             Self::Png => "PNG",
+            Self::Webp => "WebP",
+            Self::Tiff => "TIFF",
+            Self::Bmp => "BMP",
+            Self::Gif => "GIF",
+            Self::Avif => "AVIF",
+            Self::Heif => "HEIC",
         }
     }
 }
 
 /// Extensions of photo formats that this build does not decode: a folder walk reports how many
 /// it left out instead of ignoring them silently.
-pub const UNDECODED_PHOTO_EXTENSIONS: [&str; 8] = ["webp", "gif", "bmp", "tif", "tiff", "heic", "heif", "avif"];
+pub const UNDECODED_PHOTO_EXTENSIONS: [&str; 4] = ["heic", "heif", "hif", "avif"];
 
 /// Decodes a JPEG or PNG held in memory. `name` labels errors (usually the file path);
 /// `max_pixels` caps `width * height` before any pixel buffer is allocated.
 pub fn decode(bytes: &[u8], name: &str, max_pixels: u64) -> Result<DecodedImage> {
+    if bytes.is_empty() {
+        return Err(PreprocessError::EmptyFile { name: name.to_owned() });
+    }
     match ImageFormat::sniff(bytes) {
         Some(ImageFormat::Jpeg) => decode_jpeg(bytes, name, max_pixels),
         Some(ImageFormat::Png) => decode_png(bytes, name, max_pixels),
+        Some(f @ ImageFormat::Webp) => guarded(f, name, || formats::decode_webp(bytes, name, max_pixels)),
+        Some(f @ ImageFormat::Tiff) => guarded(f, name, || formats::decode_tiff(bytes, name, max_pixels)),
+        Some(f @ ImageFormat::Bmp) => guarded(f, name, || formats::decode_bmp(bytes, name, max_pixels)),
+        Some(f @ ImageFormat::Gif) => guarded(f, name, || formats::decode_gif(bytes, name, max_pixels)),
+        Some(f @ (ImageFormat::Avif | ImageFormat::Heif)) => {
+            Err(PreprocessError::NotDecoded { name: name.to_owned(), format: f.name() })
+        }
         None => Err(PreprocessError::UnknownFormat {
             name: name.to_owned(),
             magic: bytes.iter().take(8).map(|b| format!("{b:02x}")).collect(),
@@ -86,8 +146,13 @@ pub fn decode(bytes: &[u8], name: &str, max_pixels: u64) -> Result<DecodedImage>
     }
 }
 
+/// Runs a pure-Rust decoder, turning a panic on hostile input into an error naming the file.
+fn guarded(format: ImageFormat, name: &str, decode: impl FnOnce() -> Result<DecodedImage>) -> Result<DecodedImage> {
+    catch_unwind(AssertUnwindSafe(decode)).unwrap_or_else(|_| Err(corrupt(name, format, "the decoder failed")))
+}
+
 /// Refuses empty images and images above the pixel cap.
-fn check_dimensions(name: &str, width: u64, height: u64, max_pixels: u64) -> Result<()> {
+pub(super) fn check_dimensions(name: &str, width: u64, height: u64, max_pixels: u64) -> Result<()> {
     if width == 0 || height == 0 {
         return Err(PreprocessError::Empty { name: name.to_owned(), width, height });
     }
@@ -281,7 +346,12 @@ mod tests {
     fn sniffs_by_content() {
         assert_eq!(ImageFormat::sniff(b"\xFF\xD8\xFF\xE0rest"), Some(ImageFormat::Jpeg));
         assert_eq!(ImageFormat::sniff(b"\x89PNG\r\n\x1a\nrest"), Some(ImageFormat::Png));
-        assert_eq!(ImageFormat::sniff(b"GIF89a"), None);
+        assert_eq!(ImageFormat::sniff(b"GIF89a"), Some(ImageFormat::Gif));
+        assert_eq!(ImageFormat::sniff(b"RIFF\0\0\0\0WEBPVP8 "), Some(ImageFormat::Webp));
+        assert_eq!(ImageFormat::sniff(b"II*\0rest"), Some(ImageFormat::Tiff));
+        assert_eq!(ImageFormat::sniff(b"\0\0\0\x18ftypheic\0\0\0\0mif1heic"), Some(ImageFormat::Heif));
+        assert_eq!(ImageFormat::sniff(b"\0\0\0\x1cftypavif\0\0\0\0avifmif1miaf"), Some(ImageFormat::Avif));
+        assert_eq!(ImageFormat::sniff(b"\0\0\0\x18ftypisom\0\0\0\0isomiso2"), None);
         assert_eq!(ImageFormat::sniff(b""), None);
     }
 

@@ -18,8 +18,8 @@ pub enum PreprocessError {
         #[source]
         source: std::io::Error,
     },
-    /// The bytes are not a format this crate decodes (JPEG or PNG).
-    #[error("{name}: not a supported image (expected JPEG or PNG; file starts with {magic})")]
+    /// The bytes are not a photo format Arbor knows.
+    #[error("{name}: not a supported image (expected JPEG, PNG, WebP, TIFF, BMP or GIF; file starts with {magic})")]
     UnknownFormat {
         /// The input's name.
         name: String,
@@ -35,6 +35,23 @@ pub enum PreprocessError {
         format: &'static str,
         /// What the decoder reported.
         reason: String,
+    },
+    /// The file holds no bytes at all.
+    #[error("{name}: empty file")]
+    EmptyFile {
+        /// The input's name.
+        name: String,
+    },
+    /// A photo format Arbor recognises but this build does not decode.
+    #[error(
+        "{name}: {format} photos are not decoded by this build of Arbor; convert them to PNG or JPEG first \
+         (e.g. `heif-convert`, `avifdec`)"
+    )]
+    NotDecoded {
+        /// The input's name.
+        name: String,
+        /// `"AVIF"` or `"HEIC"`.
+        format: &'static str,
     },
     /// The file ends before all of its pixels were read.
     #[error("{name}: {format} file is truncated")]

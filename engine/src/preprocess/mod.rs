@@ -27,6 +27,7 @@ pub mod antialias;
 pub mod decode;
 mod error;
 pub mod exif;
+mod formats;
 mod image;
 pub mod resample;
 
