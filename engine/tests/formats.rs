@@ -47,7 +47,12 @@ fn lossy(e: &Entry) -> bool {
     e.pil_format == "JPEG" || e.note.contains("lossy") || e.pil_format == "AVIF" || e.pil_format == "HEIF"
 }
 
+/// AVIF and HEIC need the `heif` feature (libheif).
 fn not_decoded(e: &Entry) -> bool {
+    !cfg!(feature = "heif") && heif(e)
+}
+
+fn heif(e: &Entry) -> bool {
     e.pil_format == "AVIF" || e.pil_format == "HEIF"
 }
 
@@ -56,7 +61,7 @@ fn every_form_decodes_to_pils_pixels() -> Result {
     let entries = manifest();
     assert_eq!(entries.len(), 66);
     let pre = Preprocessor::new(Pipeline::Squash, 64)?;
-    let mut lossy_worst = (0u8, 0f32);
+    let (mut lossy_worst, mut heif_worst) = ((0u8, 0f32), (0u8, 0f32));
     for e in &entries {
         let path = formats().join(&e.file);
         let bytes = std::fs::read(&path)?;
@@ -74,6 +79,14 @@ fn every_form_decodes_to_pils_pixels() -> Result {
         let (_, squash) = npy::<f32>(&formats().join(&e.squash));
         let ours = pre.process(&im);
         let tensor_worst = ours.data().iter().zip(&squash).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+        if heif(e) {
+            // Another libheif (and chroma upsampling) than the reference's: edges differ by up
+            // to tens of levels, the mean by under a level; the features are what must agree.
+            let mean = rgb.iter().zip(&want).map(|(a, b)| f64::from(a.abs_diff(*b))).sum::<f64>() / rgb.len() as f64;
+            heif_worst = (heif_worst.0.max(worst), heif_worst.1.max(mean as f32));
+            assert!(mean < 1.5, "{}: RGB differs from PIL's by {mean:.2} levels on average", e.file);
+            continue;
+        }
         // Lossy or not, the decoders match PIL's own (libjpeg-turbo for JPEG; image-webp
         // upsamples lossy WebP as libwebp does): measured equal on every file.
         assert_eq!(worst, 0, "{}: RGB differs from PIL's by up to {worst}", e.file);
@@ -81,6 +94,9 @@ fn every_form_decodes_to_pils_pixels() -> Result {
         lossy_worst = (lossy_worst.0.max(worst), lossy_worst.1.max(tensor_worst));
     }
     eprintln!("all forms: RGB within {} levels of PIL, squash within {}", lossy_worst.0, lossy_worst.1);
+    if cfg!(feature = "heif") {
+        eprintln!("AVIF/HEIC: RGB within {} levels of PIL at worst, {:.2} on average", heif_worst.0, heif_worst.1);
+    }
     Ok(())
 }
 

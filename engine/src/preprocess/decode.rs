@@ -82,9 +82,28 @@ impl ImageFormat {
         }
     }
 
-    /// Every format this build decodes.
-    pub const ALL: [ImageFormat; 6] =
-        [ImageFormat::Jpeg, ImageFormat::Png, ImageFormat::Webp, ImageFormat::Tiff, ImageFormat::Bmp, ImageFormat::Gif];
+    /// Every format this build decodes (AVIF and HEIC with the `heif` feature).
+    #[cfg(not(feature = "heif"))]
+    pub const ALL: &[ImageFormat] = &[
+        ImageFormat::Jpeg,
+        ImageFormat::Png,
+        ImageFormat::Webp,
+        ImageFormat::Tiff,
+        ImageFormat::Bmp,
+        ImageFormat::Gif,
+    ];
+    /// Every format this build decodes (AVIF and HEIC with the `heif` feature).
+    #[cfg(feature = "heif")]
+    pub const ALL: &[ImageFormat] = &[
+        ImageFormat::Jpeg,
+        ImageFormat::Png,
+        ImageFormat::Webp,
+        ImageFormat::Tiff,
+        ImageFormat::Bmp,
+        ImageFormat::Gif,
+        ImageFormat::Avif,
+        ImageFormat::Heif,
+    ];
 
     /// File extensions of the format (lower case), for folder walks.
     pub fn extensions(self) -> &'static [&'static str] {
@@ -121,7 +140,11 @@ impl ImageFormat {
 
 /// Extensions of photo formats that this build does not decode: a folder walk reports how many
 /// it left out instead of ignoring them silently.
-pub const UNDECODED_PHOTO_EXTENSIONS: [&str; 4] = ["heic", "heif", "hif", "avif"];
+#[cfg(not(feature = "heif"))]
+pub const UNDECODED_PHOTO_EXTENSIONS: &[&str] = &["heic", "heif", "hif", "avif"];
+/// Extensions of photo formats that this build does not decode (none with the `heif` feature).
+#[cfg(feature = "heif")]
+pub const UNDECODED_PHOTO_EXTENSIONS: &[&str] = &[];
 
 /// Decodes a JPEG or PNG held in memory. `name` labels errors (usually the file path);
 /// `max_pixels` caps `width * height` before any pixel buffer is allocated.
@@ -136,6 +159,11 @@ pub fn decode(bytes: &[u8], name: &str, max_pixels: u64) -> Result<DecodedImage>
         Some(f @ ImageFormat::Tiff) => guarded(f, name, || formats::decode_tiff(bytes, name, max_pixels)),
         Some(f @ ImageFormat::Bmp) => guarded(f, name, || formats::decode_bmp(bytes, name, max_pixels)),
         Some(f @ ImageFormat::Gif) => guarded(f, name, || formats::decode_gif(bytes, name, max_pixels)),
+        #[cfg(feature = "heif")]
+        Some(f @ (ImageFormat::Avif | ImageFormat::Heif)) => {
+            guarded(f, name, || super::heif::decode(bytes, name, f, max_pixels))
+        }
+        #[cfg(not(feature = "heif"))]
         Some(f @ (ImageFormat::Avif | ImageFormat::Heif)) => {
             Err(PreprocessError::NotDecoded { name: name.to_owned(), format: f.name() })
         }

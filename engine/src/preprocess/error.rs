@@ -44,8 +44,8 @@ pub enum PreprocessError {
     },
     /// A photo format Arbor recognises but this build does not decode.
     #[error(
-        "{name}: {format} photos are not decoded by this build of Arbor; convert them to PNG or JPEG first \
-         (e.g. `heif-convert`, `avifdec`)"
+        "{name}: {format} photos are not decoded by this build of Arbor: build it with `--features heif` \
+         (needs libheif: `apt-get install libheif-dev`), or convert them to PNG or JPEG first"
     )]
     NotDecoded {
         /// The input's name.

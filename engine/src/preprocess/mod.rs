@@ -28,6 +28,8 @@ pub mod decode;
 mod error;
 pub mod exif;
 mod formats;
+#[cfg(feature = "heif")]
+mod heif;
 mod image;
 pub mod resample;
 
