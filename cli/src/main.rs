@@ -8,6 +8,7 @@ mod inputs;
 mod output;
 mod photos;
 mod progress;
+mod resume;
 
 use std::process::ExitCode;
 

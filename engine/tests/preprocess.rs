@@ -191,7 +191,11 @@ fn bad_files_give_errors_naming_the_file() {
 
     let empty = dir.path().join("empty.png");
     std::fs::write(&empty, b"").unwrap();
-    assert!(matches!(expect_err(&pre, &empty, "empty"), PreprocessError::UnknownFormat { .. }));
+    let err = expect_err(&pre, &empty, "empty");
+    assert!(
+        matches!(err, PreprocessError::EmptyFile { .. }) && err.to_string().ends_with("empty.png: empty file"),
+        "{err}"
+    );
 
     for (label, bytes) in [("jpg", &jpeg), ("png", &png)] {
         for keep in [bytes.len() / 2, bytes.len() - 40] {

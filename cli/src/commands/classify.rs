@@ -2,7 +2,6 @@
 //! it, the user's own labels and bins, or few-shot centroids. The arguments become an
 //! [`Engine`] and a [`Classifier`]; every check on them is the library's.
 
-use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
@@ -41,6 +40,7 @@ pub enum RowFormat {
   arbor classify --model bioclip --bins bins.csv photos/
   arbor classify --model bioclip --centroids my-classes photos/
   find photos -name '*.jpg' | arbor classify --model bioclip --index tol-index -
+  arbor classify --model bioclip --index tol-index photos/ --format jsonl --output out.jsonl --resume
 
 Folders are walked recursively (each file once, links followed, hidden files left out); `-`
 reads paths from stdin, one per line.
@@ -98,6 +98,10 @@ pub struct ClassifyArgs {
     /// Write results to this file (streamed and flushed per image) instead of stdout.
     #[arg(long)]
     output: Option<PathBuf>,
+    /// Carry on a killed run: photos whose rows are complete in --output are skipped, a torn
+    /// last photo is classified again, the rest appended (csv and jsonl).
+    #[arg(long, requires = "output")]
+    resume: bool,
     /// Images per model call, and per pass over the taxa's vectors when scoring the whole tree.
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..))]
     batch_size: u32,
@@ -113,7 +117,10 @@ pub fn run(a: ClassifyArgs) -> Result<u8> {
     if let Some(out) = &a.output {
         check_output_file(out)?;
     }
-    let files = photo_files(&a.paths)?;
+    if a.resume && a.format == RowFormat::Table {
+        anyhow::bail!("--resume needs --format csv or jsonl (a table is written at the end, not per photo)");
+    }
+    let mut files = photo_files(&a.paths)?;
     let mut engine = Engine::builder(&a.model).exif_orientation(a.exif_orient);
     if let Some(index) = &a.index {
         engine = engine.index(index);
@@ -129,7 +136,24 @@ pub fn run(a: ClassifyArgs) -> Result<u8> {
     }
     let scope_ids = scope(&engine, &a)?;
     let classifier = classifier(&engine, &a, scope_ids.as_deref())?;
-    let mut out = Rows::new(a.format, a.output.as_deref(), columns(&classifier, a.rank))?;
+    let columns = columns(&classifier, a.rank);
+    let done = match (&a.output, a.resume) {
+        (Some(path), true) => {
+            let header = (a.format == RowFormat::Csv).then(|| csv_header(&columns));
+            let done = crate::resume::prepare(path, header.as_deref())?;
+            let before = files.len();
+            files.retain(|f| !done.files.contains(&f.display().to_string()));
+            eprintln!(
+                "resuming {}: {} photos already done, {} to go",
+                path.display(),
+                before - files.len(),
+                files.len()
+            );
+            Some(done)
+        }
+        _ => None,
+    };
+    let mut out = Rows::new(a.format, a.output.as_deref(), columns, done.as_ref().is_some_and(|d| d.started))?;
     let progress = bar(files.len() as u64, "classifying");
     let (mut failed, mut written) = (0usize, Ok(()));
     engine.classify_files(&classifier, &files, a.batch_size as usize, |i, answer| {
@@ -194,6 +218,13 @@ fn classifier<'e>(engine: &'e Engine, a: &ClassifyArgs, scope: Option<&'e [Taxon
         (None, None) => anyhow::bail!("give --index, --cls, --bins or --centroids"),
     };
     Ok(Classifier::Labels { classifier: engine.label_classifier(&classes, bins)?, k: a.k })
+}
+
+/// The CSV header line `Rows` writes for `columns`.
+fn csv_header(columns: &[String]) -> String {
+    let mut w = csv::WriterBuilder::new().from_writer(Vec::new());
+    let _ = w.write_record(columns.iter().map(String::as_str).chain(["error"]));
+    String::from_utf8_lossy(&w.into_inner().unwrap_or_default()).trim_end().to_owned()
 }
 
 fn mode(classifier: &Classifier<'_>, a: &ClassifyArgs) -> String {
@@ -271,15 +302,18 @@ struct Rows {
 }
 
 impl Rows {
-    fn new(format: RowFormat, path: Option<&Path>, columns: Vec<String>) -> Result<Rows> {
+    /// Rows to `path` (or stdout); `append` carries on a file a resumed run already started.
+    fn new(format: RowFormat, path: Option<&Path>, columns: Vec<String>, append: bool) -> Result<Rows> {
         let out: Box<dyn Write> = match path {
             Some(p) => {
-                Box::new(BufWriter::new(File::create(p).with_context(|| format!("{}: cannot create", p.display()))?))
+                let file =
+                    std::fs::OpenOptions::new().create(true).write(true).append(append).truncate(!append).open(p);
+                Box::new(BufWriter::new(file.with_context(|| format!("{}: cannot create", p.display()))?))
             }
             None => Box::new(BufWriter::new(std::io::stdout())),
         };
         let mut rows = Rows { format, out, columns, table: Vec::new() };
-        if format == RowFormat::Csv {
+        if format == RowFormat::Csv && !append {
             let mut header = rows.columns.clone();
             header.push("error".into());
             rows.csv_line(&header)?;

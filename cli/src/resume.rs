@@ -1,0 +1,108 @@
+//! `classify --resume`: carrying on a run into the output file a killed run left behind.
+//!
+//! Rows are flushed per photo, so a kill leaves complete photos, then perhaps part of the last
+//! one. Resuming cuts the file back to the start of its last photo's rows (a torn line
+//! included), takes every photo before it as done, and appends the rest: the finished file holds
+//! exactly the rows an uninterrupted run writes, none twice, none missing.
+
+use std::collections::HashSet;
+use std::fs::OpenOptions;
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+
+/// What an output file already holds.
+pub struct Done {
+    /// Photos (as written in `file_name`) whose rows are complete.
+    pub files: HashSet<String>,
+    /// Whether the file holds anything (a CSV header included), so no header is written again.
+    pub started: bool,
+}
+
+/// Reads `path` (CSV with `header` as its first line, or JSON lines), cuts it back to its last
+/// complete photo and says which photos are done. A missing or empty file is a fresh start.
+pub fn prepare(path: &Path, csv_header: Option<&str>) -> Result<Done> {
+    let bytes = match std::fs::read(path) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(Done { files: HashSet::new(), started: false });
+        }
+        Err(e) => return Err(e).with_context(|| format!("{}: cannot read", path.display())),
+    };
+    // Lines ending in a newline, with where each starts; a torn last line is dropped.
+    let mut lines: Vec<(usize, &[u8])> = Vec::new();
+    let mut start = 0;
+    for (i, b) in bytes.iter().enumerate() {
+        if *b == b'\n' {
+            lines.push((start, &bytes[start..i]));
+            start = i + 1;
+        }
+    }
+    let mut rows = &lines[..];
+    if let Some(header) = csv_header {
+        match rows.first() {
+            None => return truncate(path, 0).map(|()| Done { files: HashSet::new(), started: false }),
+            Some((_, first)) if *first == header.as_bytes() => rows = &rows[1..],
+            Some(_) => bail!(
+                "{}: its columns are not this run's ({header}); resume with the same options, or choose another --output",
+                path.display()
+            ),
+        }
+    }
+    let mut named = Vec::with_capacity(rows.len());
+    for (at, line) in rows {
+        named.push((
+            *at,
+            file_name(line, csv_header.is_some())
+                .with_context(|| format!("{}: not a classify output", path.display()))?,
+        ));
+    }
+    // The last photo's rows may be incomplete: cut them, it is classified again.
+    let keep = match named.last() {
+        Some((_, last)) => named.iter().position(|(_, f)| f == last).map_or(0, |i| named[i].0),
+        None => start.min(lines.last().map_or(0, |(at, l)| at + l.len() + 1)),
+    };
+    truncate(path, keep)?;
+    let files: HashSet<String> = named.into_iter().filter(|(at, _)| *at < keep).map(|(_, f)| f).collect();
+    Ok(Done { files, started: keep > 0 })
+}
+
+fn truncate(path: &Path, len: usize) -> Result<()> {
+    let file = OpenOptions::new().write(true).open(path).with_context(|| format!("{}: cannot open", path.display()))?;
+    file.set_len(len as u64).with_context(|| format!("{}: cannot truncate", path.display()))?;
+    file.sync_all().with_context(|| path.display().to_string())
+}
+
+/// The `file_name` of one row.
+fn file_name(line: &[u8], csv: bool) -> Result<String> {
+    if csv {
+        let mut reader = csv::ReaderBuilder::new().has_headers(false).from_reader(line);
+        let record = reader.records().next().context("an empty row")??;
+        return Ok(record.get(0).context("a row without columns")?.to_owned());
+    }
+    let value: serde_json::Value = serde_json::from_slice(line)?;
+    Ok(value.get("file_name").and_then(|v| v.as_str()).context("a line without file_name")?.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_torn_file_is_cut_back_to_its_last_complete_photo() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("out.csv");
+        std::fs::write(&p, "file_name,score,error\na.jpg,0.5,\na.jpg,0.4,\nb.jpg,0.9,\nb.jpg,0.").unwrap();
+        let done = prepare(&p, Some("file_name,score,error")).unwrap();
+        assert_eq!(done.files, HashSet::from(["a.jpg".to_string()]));
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), "file_name,score,error\na.jpg,0.5,\na.jpg,0.4,\n");
+        let e = prepare(&p, Some("file_name,rank,error")).err().unwrap().to_string();
+        assert!(e.contains("columns"), "{e}");
+        let j = dir.path().join("out.jsonl");
+        std::fs::write(&j, "{\"file_name\":\"a\"}\n{\"file_name\":\"b\"}\n{\"file_na").unwrap();
+        let done = prepare(&j, None).unwrap();
+        assert_eq!(done.files, HashSet::from(["a".to_string()]));
+        assert!(done.started);
+        assert!(!prepare(&dir.path().join("missing"), None).unwrap().started);
+    }
+}
