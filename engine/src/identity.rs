@@ -24,8 +24,8 @@ impl ModelIdentity {
     /// the image pipeline in use.
     pub fn new(weights_sha256: &str, config: &ClipConfig, pipeline: Pipeline) -> Self {
         let architecture = serde_json::to_string(config).unwrap_or_default();
-        let text = hex(&["arbor-model-identity 1", weights_sha256, &architecture]);
-        let image = hex(&[&text, &format!("pipeline {pipeline:?}")]);
+        let text = sha256_hex(["arbor-model-identity 1", weights_sha256, &architecture]);
+        let image = sha256_hex([text.as_str(), &format!("pipeline {pipeline:?}")]);
         ModelIdentity { weights: weights_sha256.to_owned(), text, image }
     }
 
@@ -50,7 +50,8 @@ pub fn short_identity(identity: &str) -> &str {
     identity.get(..12).unwrap_or(identity)
 }
 
-fn hex(parts: &[&str]) -> String {
+/// Hex SHA-256 of length-prefixed parts (so `["ab", "c"]` and `["a", "bc"]` differ).
+pub(crate) fn sha256_hex<'a>(parts: impl IntoIterator<Item = &'a str>) -> String {
     let mut h = Sha256::new();
     for p in parts {
         h.update((p.len() as u64).to_le_bytes());

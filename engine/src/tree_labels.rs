@@ -12,7 +12,6 @@ use std::collections::HashMap;
 
 use arbor_index::{IndexBuilder, IndexKind, Lineage, TaxonId, TaxonIndex, TaxonRecord, VectorSource};
 use burn::tensor::backend::Backend;
-use sha2::{Digest, Sha256};
 
 use crate::captions::{Templates, TextType, tree_of_life_label};
 use crate::embedder::Embedder;
@@ -139,12 +138,7 @@ fn read_progress(path: &Path, header: &ProgressHeader) -> (Vec<f32>, bool) {
 }
 
 fn labels_hash(labels: &[String]) -> String {
-    let mut h = Sha256::new();
-    for l in labels {
-        h.update((l.len() as u64).to_le_bytes());
-        h.update(l.as_bytes());
-    }
-    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    crate::identity::sha256_hex(labels.iter().map(String::as_str))
 }
 
 #[cfg(test)]

@@ -82,18 +82,7 @@ impl ImageFormat {
         }
     }
 
-    /// Every format this build decodes (AVIF and HEIC with the `heif` feature).
-    #[cfg(not(feature = "heif"))]
-    pub const ALL: &[ImageFormat] = &[
-        ImageFormat::Jpeg,
-        ImageFormat::Png,
-        ImageFormat::Webp,
-        ImageFormat::Tiff,
-        ImageFormat::Bmp,
-        ImageFormat::Gif,
-    ];
-    /// Every format this build decodes (AVIF and HEIC with the `heif` feature).
-    #[cfg(feature = "heif")]
+    /// Every format Arbor recognises ([`ImageFormat::is_decoded`] says which this build decodes).
     pub const ALL: &[ImageFormat] = &[
         ImageFormat::Jpeg,
         ImageFormat::Png,
@@ -119,9 +108,14 @@ impl ImageFormat {
         }
     }
 
+    /// Whether this build decodes the format: AVIF and HEIC need the `heif` feature.
+    pub fn is_decoded(self) -> bool {
+        cfg!(feature = "heif") || !matches!(self, Self::Avif | Self::Heif)
+    }
+
     /// Whether a file extension (any case) is one this build decodes.
     pub fn decodes_extension(ext: &str) -> bool {
-        Self::ALL.iter().any(|f| f.extensions().iter().any(|x| x.eq_ignore_ascii_case(ext)))
+        Self::ALL.iter().filter(|f| f.is_decoded()).any(|f| f.extensions().iter().any(|x| x.eq_ignore_ascii_case(ext)))
     }
 
     pub(super) fn name(self) -> &'static str {
