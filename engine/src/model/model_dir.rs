@@ -202,7 +202,16 @@ pub fn import_openclip_as(
         state.remove(name);
     }
     let source = checkpoint.file_name().map(|name| name.to_string_lossy().into_owned()).unwrap_or_default();
-    let dir = ModelDir::write_as(&state, config, &source, transform, out_dir)?;
+    // The checkpoint's tensors are written out and dropped before the new file is loaded back
+    // to check it, so an import holds the weights in memory once, not twice.
+    let mut manifest = manifest(&state, config, &source);
+    manifest.image_transform = transform;
+    publish_dir(out_dir, Existing::Refuse, move |staging| {
+        let manifest = write_weights(staging, &state, &manifest)?;
+        drop(state);
+        check_and_finish(staging, &manifest)
+    })?;
+    let dir = ModelDir::open(out_dir)?;
     Ok(Imported { dir, dropped })
 }
 
@@ -290,6 +299,12 @@ fn manifest(state: &StateDict, config: ClipConfig, source: &str) -> ModelManifes
 }
 
 fn write_dir(dir: &Path, state: &StateDict, manifest: &ModelManifest) -> Result<(), ModelError> {
+    let manifest = write_weights(dir, state, manifest)?;
+    check_and_finish(dir, &manifest)
+}
+
+/// Writes the weights into `dir` and returns the manifest with their size filled in.
+fn write_weights(dir: &Path, state: &StateDict, manifest: &ModelManifest) -> Result<ModelManifest, ModelError> {
     let mut manifest = manifest.clone();
     let weights = dir.join(ModelDir::WEIGHTS);
     let metadata = BTreeMap::from([
@@ -299,7 +314,12 @@ fn write_dir(dir: &Path, state: &StateDict, manifest: &ModelManifest) -> Result<
     state.write_safetensors(&weights, metadata)?;
     sync(&weights)?;
     manifest.weights_bytes = Some(fs::metadata(&weights).map_err(|e| ModelError::io(&weights, e))?.len());
-    // Prove the written file builds this config before publishing the directory.
+    Ok(manifest)
+}
+
+/// Proves the written weights build the config, then writes the manifest.
+fn check_and_finish(dir: &Path, manifest: &ModelManifest) -> Result<(), ModelError> {
+    let weights = dir.join(ModelDir::WEIGHTS);
     Clip::<Cpu>::from_weights_file(&manifest.config, &weights, &Default::default())?;
     let manifest_path = dir.join(ModelDir::MANIFEST);
     let json = serde_json::to_string_pretty(&manifest)

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use burn::tensor::backend::Backend;
 use burn::tensor::{DType, Tensor, TensorData};
 use burn_store::pytorch::PytorchReader;
-use safetensors::{Dtype, SafeTensors};
+use safetensors::Dtype;
 use sha2::{Digest, Sha256};
 
 use super::error::ModelError;
@@ -51,25 +51,59 @@ impl StateDict {
         }
     }
 
-    /// Reads a `.safetensors` file (memory-mapped, converted to float32).
+    /// Reads a `.safetensors` file, converted to float32. Each tensor is read with positioned
+    /// reads straight into its own buffer (float32 tensors with no conversion copy), so loading
+    /// costs the weights once in memory: no mapped file pages count against the process.
     ///
     /// # Errors
     /// The file cannot be read, its header is invalid or truncated, or a tensor is not a float.
     pub fn from_safetensors(path: impl AsRef<Path>) -> Result<Self, ModelError> {
         let path = path.as_ref();
         let file = File::open(path).map_err(|e| ModelError::io(path, e))?;
-        // SAFETY: the map is read-only and dropped before returning; Arbor never writes a
-        // weights file in place (it writes a new file and renames it), so the only risk is
-        // another process truncating the file while it is read, as with any mmap reader.
-        let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| ModelError::io(path, e))?;
-        let file_tensors = SafeTensors::deserialize(&map)
-            .map_err(|e| ModelError::weights(path, format!("not a valid safetensors file: {e}")))?;
+        let size = file.metadata().map_err(|e| ModelError::io(path, e))?.len();
+        let bad = |problem: String| ModelError::weights(path, format!("not a valid safetensors file: {problem}"));
+        let mut len = [0u8; 8];
+        read_at(&file, &mut len, 0).map_err(|_| bad("shorter than its header".into()))?;
+        let header_len = u64::from_le_bytes(len);
+        if header_len > size.saturating_sub(8) || header_len > 100 << 20 {
+            return Err(bad(format!("header of {header_len} bytes in a file of {size}")));
+        }
+        let mut header = vec![0u8; header_len as usize];
+        read_at(&file, &mut header, 8).map_err(|e| ModelError::io(path, e))?;
+        let header: BTreeMap<String, serde_json::Value> =
+            serde_json::from_slice(&header).map_err(|e| bad(format!("header: {e}")))?;
+        let data_start = 8 + header_len;
         let mut tensors = BTreeMap::new();
-        for (name, view) in file_tensors.tensors() {
-            let values = safetensors_values(view.dtype(), view.data()).ok_or_else(|| {
-                ModelError::weights(path, format!("tensor `{name}` has dtype {:?}; expected a float", view.dtype()))
-            })?;
-            let shape = view.shape().to_vec();
+        for (name, info) in header {
+            if name == "__metadata__" {
+                continue;
+            }
+            let dtype = info["dtype"].as_str().unwrap_or_default().to_owned();
+            let shape: Vec<usize> = info["shape"]
+                .as_array()
+                .map(|dims| dims.iter().filter_map(|d| d.as_u64().map(|d| d as usize)).collect())
+                .ok_or_else(|| bad(format!("tensor `{name}` has no shape")))?;
+            let offsets: Vec<u64> = info["data_offsets"]
+                .as_array()
+                .map(|o| o.iter().filter_map(serde_json::Value::as_u64).collect())
+                .filter(|o: &Vec<u64>| o.len() == 2 && o[0] <= o[1])
+                .ok_or_else(|| bad(format!("tensor `{name}` has no data offsets")))?;
+            let (begin, end) = (data_start + offsets[0], data_start + offsets[1]);
+            if end > size {
+                return Err(bad(format!("tensor `{name}` ends at byte {end}, past the end of the file ({size})")));
+            }
+            let count: usize = shape.iter().product();
+            let values = read_tensor(&file, &dtype, begin, end - begin, count)
+                .map_err(|e| ModelError::io(path, e))?
+                .ok_or_else(|| {
+                    ModelError::weights(
+                        path,
+                        format!(
+                            "tensor `{name}` has dtype {dtype} and {} bytes for shape {shape:?}; expected a float",
+                            end - begin
+                        ),
+                    )
+                })?;
             tensors.insert(name, Entry { shape, values });
         }
         Ok(Self { path: path.to_owned(), tensors })
@@ -220,6 +254,49 @@ pub(crate) fn transpose(values: &[f32], rows: usize, cols: usize) -> Vec<f32> {
         }
     });
     out
+}
+
+/// Reads `count` values of safetensors dtype `dtype` from `len` bytes at `offset` as float32;
+/// `None` for non-float dtypes or a byte count that does not fit.
+fn read_tensor(file: &File, dtype: &str, offset: u64, len: u64, count: usize) -> std::io::Result<Option<Vec<f32>>> {
+    let width = match dtype {
+        "F32" => 4,
+        "F64" => 8,
+        "F16" | "BF16" => 2,
+        _ => return Ok(None),
+    };
+    if len != (count * width) as u64 {
+        return Ok(None);
+    }
+    if dtype == "F32" {
+        // Straight into the final buffer.
+        let mut values = vec![0f32; count];
+        read_at(file, bytemuck::cast_slice_mut(&mut values), offset)?;
+        if cfg!(target_endian = "big") {
+            values.iter_mut().for_each(|v| *v = f32::from_bits(u32::from_le(v.to_bits())));
+        }
+        return Ok(Some(values));
+    }
+    let mut bytes = vec![0u8; len as usize];
+    read_at(file, &mut bytes, offset)?;
+    let dtype = match dtype {
+        "F64" => Dtype::F64,
+        "F16" => Dtype::F16,
+        _ => Dtype::BF16,
+    };
+    Ok(safetensors_values(dtype, &bytes))
+}
+
+#[cfg(unix)]
+fn read_at(file: &File, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
+    std::os::unix::fs::FileExt::read_exact_at(file, buf, offset)
+}
+
+#[cfg(not(unix))]
+fn read_at(mut file: &File, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
+    use std::io::{Seek, SeekFrom};
+    file.seek(SeekFrom::Start(offset))?;
+    file.read_exact(buf)
 }
 
 /// Float32 values of a safetensors tensor, or `None` for non-float dtypes.
