@@ -29,6 +29,8 @@ pub enum Cell {
     Float(f32),
     /// A measurement in f64.
     Double(f64),
+    /// Nothing known: empty in tables and CSV, `null` in JSON.
+    Null,
 }
 
 impl std::fmt::Display for Cell {
@@ -38,6 +40,7 @@ impl std::fmt::Display for Cell {
             Cell::Int(n) => write!(f, "{n}"),
             Cell::Float(x) => write!(f, "{x}"),
             Cell::Double(x) => write!(f, "{x}"),
+            Cell::Null => Ok(()),
         }
     }
 }
@@ -52,6 +55,7 @@ impl Cell {
             Cell::Float(x) if x.is_finite() => serde_json::from_str(&x.to_string()).unwrap_or(serde_json::Value::Null),
             Cell::Float(_) => serde_json::Value::Null,
             Cell::Double(x) => serde_json::Number::from_f64(*x).map_or(serde_json::Value::Null, Into::into),
+            Cell::Null => serde_json::Value::Null,
         }
     }
 }

@@ -85,3 +85,108 @@ fn exif_orientation_is_an_option_of_every_photo_command() {
     ])
     .success();
 }
+
+/// A JPEG with an EXIF block (camera, time, and a position south and east) spliced in after SOI.
+fn jpeg_with_exif(jpeg: &[u8]) -> Vec<u8> {
+    let mut t = b"MM\0*".to_vec();
+    t.extend(8u32.to_be_bytes());
+    let entry = |t: &mut Vec<u8>, tag: u16, kind: u16, count: u32, value: [u8; 4]| {
+        t.extend(tag.to_be_bytes());
+        t.extend(kind.to_be_bytes());
+        t.extend(count.to_be_bytes());
+        t.extend(value);
+    };
+    t.extend(3u16.to_be_bytes());
+    entry(&mut t, 0x0110, 2, 4, *b"Cam\0");
+    entry(&mut t, 0x8769, 4, 1, 50u32.to_be_bytes());
+    entry(&mut t, 0x8825, 4, 1, 90u32.to_be_bytes());
+    t.extend(0u32.to_be_bytes());
+    t.resize(50, 0);
+    t.extend(1u16.to_be_bytes());
+    entry(&mut t, 0x9003, 2, 20, 68u32.to_be_bytes());
+    t.extend(0u32.to_be_bytes());
+    t.extend(b"2025:01:02 03:04:05\0");
+    t.resize(90, 0);
+    t.extend(4u16.to_be_bytes());
+    entry(&mut t, 1, 2, 2, *b"S\0\0\0");
+    entry(&mut t, 2, 5, 3, 144u32.to_be_bytes());
+    entry(&mut t, 3, 2, 2, *b"W\0\0\0");
+    entry(&mut t, 4, 5, 3, 168u32.to_be_bytes());
+    t.extend(0u32.to_be_bytes());
+    for (n, d) in [(1u32, 1u32), (30, 1), (0, 1), (70, 1), (15, 1), (0, 1)] {
+        t.extend(n.to_be_bytes());
+        t.extend(d.to_be_bytes());
+    }
+    let mut out = jpeg[..2].to_vec();
+    out.extend([0xFF, 0xE1]);
+    out.extend(((2 + 6 + t.len()) as u16).to_be_bytes());
+    out.extend(b"Exif\0\0");
+    out.extend(t);
+    out.extend(&jpeg[2..]);
+    out
+}
+
+#[test]
+fn exif_time_place_and_camera_go_into_every_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let jpeg = std::fs::read(fixtures().join("images/china.jpg")).unwrap();
+    let tagged = dir.path().join("trap.jpg");
+    std::fs::write(&tagged, jpeg_with_exif(&jpeg)).unwrap();
+    let plain = arg(&fixtures().join("images/chelsea.png"));
+    let run = arbor(&[
+        "classify",
+        "--model",
+        &model(),
+        "--cls",
+        "a cat,a rocket",
+        &arg(&tagged),
+        &plain,
+        "--format",
+        "jsonl",
+        "--exif",
+    ])
+    .success();
+    let rows: Vec<serde_json::Value> = run.stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(rows.len(), 4);
+    for row in &rows[..2] {
+        assert_eq!(row["datetime_original"], "2025:01:02 03:04:05");
+        assert_eq!(row["camera_model"], "Cam");
+        assert!((row["gps_latitude"].as_f64().unwrap() + 1.5).abs() < 1e-9, "{row}");
+        assert!((row["gps_longitude"].as_f64().unwrap() + 70.25).abs() < 1e-9, "{row}");
+        assert!(row["score"].is_number());
+    }
+    assert!(rows[2]["datetime_original"].is_null() && rows[2]["gps_latitude"].is_null(), "{}", rows[2]);
+    // The same pixels classify the same with EXIF spliced in.
+    let same = arbor(&[
+        "classify",
+        "--model",
+        &model(),
+        "--cls",
+        "a cat,a rocket",
+        &arg(&fixtures().join("images/china.jpg")),
+        "--format",
+        "jsonl",
+    ])
+    .success();
+    let first: serde_json::Value = serde_json::from_str(same.stdout.lines().next().unwrap()).unwrap();
+    assert_eq!(first["score"], rows[0]["score"]);
+    let csv = arbor(&[
+        "classify",
+        "--model",
+        &model(),
+        "--cls",
+        "a cat,a rocket",
+        &arg(&tagged),
+        "--format",
+        "csv",
+        "--exif",
+    ])
+    .success();
+    assert!(
+        csv.stdout.starts_with(
+            "file_name,classification,score,datetime_original,gps_latitude,gps_longitude,camera_model,error"
+        ),
+        "{}",
+        csv.stdout
+    );
+}

@@ -41,6 +41,7 @@ pub enum RowFormat {
   arbor classify --model bioclip --centroids my-classes photos/
   find photos -name '*.jpg' | arbor classify --model bioclip --index tol-index -
   arbor classify --model bioclip --index tol-index photos/ --format jsonl --output out.jsonl --resume
+  arbor classify --model bioclip --index tol-index traps/ --format csv --exif
 
 Folders are walked recursively (each file once, links followed, hidden files left out); `-`
 reads paths from stdin, one per line.
@@ -111,6 +112,11 @@ pub struct ClassifyArgs {
     /// Apply EXIF orientation before preprocessing (phone photos; pybioclip does not).
     #[arg(long)]
     exif_orient: bool,
+    /// Add each photo's EXIF time, place and camera to its rows: datetime_original,
+    /// gps_latitude, gps_longitude (decimal degrees) and camera_model (read from the file's
+    /// header, no pixels decoded again; empty where the photo has none).
+    #[arg(long)]
+    exif: bool,
 }
 
 pub fn run(a: ClassifyArgs) -> Result<u8> {
@@ -136,7 +142,10 @@ pub fn run(a: ClassifyArgs) -> Result<u8> {
     }
     let scope_ids = scope(&engine, &a)?;
     let classifier = classifier(&engine, &a, scope_ids.as_deref())?;
-    let columns = columns(&classifier, a.rank);
+    let mut columns = columns(&classifier, a.rank);
+    if a.exif {
+        columns.extend(EXIF_COLUMNS.map(String::from));
+    }
     let done = match (&a.output, a.resume) {
         (Some(path), true) => {
             let header = (a.format == RowFormat::Csv).then(|| csv_header(&columns));
@@ -159,8 +168,9 @@ pub fn run(a: ClassifyArgs) -> Result<u8> {
     engine.classify_files(&classifier, &files, a.batch_size as usize, |i, answer| {
         progress.inc(1);
         let name = files[i].display().to_string();
+        let tags = a.exif.then(|| exif_cells(&files[i]));
         let row = match answer {
-            Ok(answer) => out.answer(&engine, &name, answer),
+            Ok(answer) => out.answer(&engine, &name, answer, tags.as_deref()),
             Err(e) => {
                 failed += 1;
                 let message = crate::error_message(&anyhow::Error::from(e));
@@ -218,6 +228,23 @@ fn classifier<'e>(engine: &'e Engine, a: &ClassifyArgs, scope: Option<&'e [Taxon
         (None, None) => anyhow::bail!("give --index, --cls, --bins or --centroids"),
     };
     Ok(Classifier::Labels { classifier: engine.label_classifier(&classes, bins)?, k: a.k })
+}
+
+/// What `--exif` adds to every row.
+const EXIF_COLUMNS: [&str; 4] = ["datetime_original", "gps_latitude", "gps_longitude", "camera_model"];
+
+/// A photo's EXIF time, place and camera as cells, read from the first megabyte of the file
+/// (EXIF sits in a JPEG's first segments, a PNG's first chunks, a small TIFF's first IFD).
+fn exif_cells(path: &Path) -> Vec<Cell> {
+    use std::io::Read;
+    let mut head = Vec::new();
+    if let Ok(f) = std::fs::File::open(path) {
+        let _ = f.take(1 << 20).read_to_end(&mut head);
+    }
+    let tags = arbor_engine::PhotoTags::read(&head);
+    let text = |s: Option<String>| s.map_or(Cell::Null, Cell::Text);
+    let number = |x: Option<f64>| x.map_or(Cell::Null, Cell::Double);
+    vec![text(tags.datetime_original), number(tags.gps_latitude), number(tags.gps_longitude), text(tags.camera_model)]
 }
 
 /// The CSV header line `Rows` writes for `columns`.
@@ -322,8 +349,13 @@ impl Rows {
         Ok(rows)
     }
 
-    fn answer(&mut self, engine: &Engine, file: &str, answer: Answer) -> Result<()> {
-        for cells in answer_rows(engine, answer)? {
+    fn answer(&mut self, engine: &Engine, file: &str, answer: Answer, tags: Option<&[Cell]>) -> Result<()> {
+        for mut cells in answer_rows(engine, answer)? {
+            if let Some(tags) = tags {
+                // The answer's columns first (a short open-set row is padded), then the tags.
+                cells.resize(self.columns.len() - 1 - tags.len(), Cell::Null);
+                cells.extend_from_slice(tags);
+            }
             self.write(file, cells, None)?;
         }
         self.out.flush()?;

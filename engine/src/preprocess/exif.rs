@@ -176,3 +176,212 @@ mod tests {
         }
     }
 }
+
+/// What a photo's EXIF says of when, where and with what it was taken (camera traps and
+/// phones record it; surveys need it beside every answer).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PhotoTags {
+    /// `DateTimeOriginal` as written (`YYYY:MM:DD HH:MM:SS`).
+    pub datetime_original: Option<String>,
+    /// Decimal degrees, north positive.
+    pub gps_latitude: Option<f64>,
+    /// Decimal degrees, east positive.
+    pub gps_longitude: Option<f64>,
+    /// The camera `Model`.
+    pub camera_model: Option<String>,
+}
+
+impl PhotoTags {
+    /// Reads the tags from the start of a JPEG (its APP1 `Exif` segment), a PNG (`eXIf`) or a
+    /// TIFF file (its own IFDs), without decoding pixels. Anything missing or malformed is
+    /// `None`: EXIF is a convenience, never a reason to fail.
+    pub fn read(bytes: &[u8]) -> PhotoTags {
+        tiff_block(bytes).map(parse_tags).unwrap_or_default()
+    }
+}
+
+/// The TIFF-structured EXIF block of a photo file.
+fn tiff_block(bytes: &[u8]) -> Option<&[u8]> {
+    if bytes.starts_with(b"II*\0") || bytes.starts_with(b"MM\0*") {
+        return Some(bytes);
+    }
+    if bytes.starts_with(&[0xFF, 0xD8]) {
+        let mut at = 2;
+        while at + 4 <= bytes.len() && bytes[at] == 0xFF {
+            let marker = bytes[at + 1];
+            let len = usize::from(u16::from_be_bytes([bytes[at + 2], bytes[at + 3]]));
+            let segment = bytes.get(at + 4..at + 2 + len)?;
+            if marker == 0xE1 && segment.starts_with(b"Exif\0\0") {
+                return Some(&segment[6..]);
+            }
+            if marker == 0xDA {
+                return None;
+            }
+            at += 2 + len;
+        }
+        return None;
+    }
+    if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+        let mut at = 8;
+        while at + 8 <= bytes.len() {
+            let len = u32::from_be_bytes(bytes[at..at + 4].try_into().ok()?) as usize;
+            let kind = &bytes[at + 4..at + 8];
+            let data = bytes.get(at + 8..at.checked_add(8 + len)?)?;
+            if kind == b"eXIf" {
+                return Some(data);
+            }
+            if kind == b"IDAT" {
+                return None;
+            }
+            at = at.checked_add(12 + len)?;
+        }
+    }
+    None
+}
+
+/// A TIFF block's reader: byte order and bounds-checked fields.
+struct Tiff<'a> {
+    data: &'a [u8],
+    big_endian: bool,
+}
+
+impl Tiff<'_> {
+    fn u16_at(&self, at: usize) -> Option<u16> {
+        let b: [u8; 2] = self.data.get(at..at.checked_add(2)?)?.try_into().ok()?;
+        Some(if self.big_endian { u16::from_be_bytes(b) } else { u16::from_le_bytes(b) })
+    }
+
+    fn u32_at(&self, at: usize) -> Option<u32> {
+        let b: [u8; 4] = self.data.get(at..at.checked_add(4)?)?.try_into().ok()?;
+        Some(if self.big_endian { u32::from_be_bytes(b) } else { u32::from_le_bytes(b) })
+    }
+
+    /// The entries of the IFD at `offset`: (tag, type, count, value-field offset).
+    fn entries(&self, offset: usize) -> Vec<(u16, u16, u32, usize)> {
+        let n = self.u16_at(offset).unwrap_or(0);
+        (0..usize::from(n))
+            .filter_map(|i| {
+                let e = offset.checked_add(2 + 12 * i)?;
+                Some((self.u16_at(e)?, self.u16_at(e + 2)?, self.u32_at(e + 4)?, e + 8))
+            })
+            .collect()
+    }
+
+    /// Where a value of `bytes` bytes lives: in the field itself when it fits, else at the
+    /// offset the field holds.
+    fn value_at(&self, field: usize, bytes: usize) -> Option<usize> {
+        if bytes <= 4 { Some(field) } else { usize::try_from(self.u32_at(field)?).ok() }
+    }
+
+    fn ascii(&self, field: usize, count: u32) -> Option<String> {
+        let at = self.value_at(field, count as usize)?;
+        let raw = self.data.get(at..at.checked_add(count as usize)?)?;
+        let text = String::from_utf8_lossy(raw).trim_end_matches('\0').trim().to_owned();
+        (!text.is_empty()).then_some(text)
+    }
+
+    /// Three RATIONALs (degrees, minutes, seconds) as decimal degrees.
+    fn degrees(&self, field: usize) -> Option<f64> {
+        let at = self.value_at(field, 24)?;
+        let rational = |i: usize| -> Option<f64> {
+            let (n, d) = (self.u32_at(at + 8 * i)?, self.u32_at(at + 8 * i + 4)?);
+            (d != 0).then(|| f64::from(n) / f64::from(d))
+        };
+        Some(rational(0)? + rational(1)? / 60.0 + rational(2)? / 3600.0)
+    }
+}
+
+fn parse_tags(data: &[u8]) -> PhotoTags {
+    let big_endian = match data.get(..4) {
+        Some([b'I', b'I', 42, 0]) => false,
+        Some([b'M', b'M', 0, 42]) => true,
+        _ => return PhotoTags::default(),
+    };
+    let t = Tiff { data, big_endian };
+    let Some(ifd0) = t.u32_at(4).and_then(|o| usize::try_from(o).ok()) else { return PhotoTags::default() };
+    let mut tags = PhotoTags::default();
+    const ASCII: u16 = 2;
+    for (tag, kind, count, field) in t.entries(ifd0) {
+        match tag {
+            0x0110 if kind == ASCII => tags.camera_model = t.ascii(field, count),
+            0x8769 => {
+                for (tag, kind, count, field) in t.entries(t.u32_at(field).unwrap_or(0) as usize) {
+                    if tag == 0x9003 && kind == ASCII {
+                        tags.datetime_original = t.ascii(field, count);
+                    }
+                }
+            }
+            0x8825 => {
+                let gps = t.entries(t.u32_at(field).unwrap_or(0) as usize);
+                let reference = |want: u16| {
+                    gps.iter().find(|e| e.0 == want).and_then(|&(_, _, count, field)| t.ascii(field, count))
+                };
+                let value =
+                    |want: u16| gps.iter().find(|e| e.0 == want && e.2 == 3).and_then(|&(_, _, _, f)| t.degrees(f));
+                let sign = |r: Option<String>, negative: &str| if r.as_deref() == Some(negative) { -1.0 } else { 1.0 };
+                tags.gps_latitude = value(2).map(|v| v * sign(reference(1), "S"));
+                tags.gps_longitude = value(4).map(|v| v * sign(reference(3), "W"));
+            }
+            _ => {}
+        }
+    }
+    tags
+}
+
+#[cfg(test)]
+mod tag_tests {
+    use super::*;
+
+    /// A little-endian TIFF block with Model, an Exif IFD (DateTimeOriginal) and a GPS IFD.
+    pub(crate) fn exif_block() -> Vec<u8> {
+        let mut t = b"II*\0".to_vec();
+        t.extend(8u32.to_le_bytes());
+        let entry = |t: &mut Vec<u8>, tag: u16, kind: u16, count: u32, value: u32| {
+            t.extend(tag.to_le_bytes());
+            t.extend(kind.to_le_bytes());
+            t.extend(count.to_le_bytes());
+            t.extend(value.to_le_bytes());
+        };
+        // IFD0 at 8: 3 entries (2 + 36 + 4 bytes) → data from 50.
+        let (model_at, exif_at, gps_at) = (50u32, 70u32, 120u32);
+        t.extend(3u16.to_le_bytes());
+        entry(&mut t, 0x0110, 2, 10, model_at);
+        entry(&mut t, 0x8769, 4, 1, exif_at);
+        entry(&mut t, 0x8825, 4, 1, gps_at);
+        t.extend(0u32.to_le_bytes());
+        t.resize(model_at as usize, 0);
+        t.extend(b"TrailCam7\0");
+        t.resize(exif_at as usize, 0);
+        let date_at = exif_at + 2 + 12 + 4;
+        t.extend(1u16.to_le_bytes());
+        entry(&mut t, 0x9003, 2, 20, date_at);
+        t.extend(0u32.to_le_bytes());
+        t.extend(b"2024:06:01 05:42:10\0");
+        t.resize(gps_at as usize, 0);
+        let rationals_at = gps_at + 2 + 4 * 12 + 4;
+        t.extend(4u16.to_le_bytes());
+        entry(&mut t, 1, 2, 2, u32::from_le_bytes(*b"S\0\0\0"));
+        entry(&mut t, 2, 5, 3, rationals_at);
+        entry(&mut t, 3, 2, 2, u32::from_le_bytes(*b"E\0\0\0"));
+        entry(&mut t, 4, 5, 3, rationals_at + 24);
+        t.extend(0u32.to_le_bytes());
+        for (n, d) in [(33, 1), (51, 1), (3600, 100), (151, 1), (12, 1), (0, 1)] {
+            t.extend((n as u32).to_le_bytes());
+            t.extend((d as u32).to_le_bytes());
+        }
+        t
+    }
+
+    #[test]
+    fn time_place_and_camera_are_read_from_exif() {
+        let tags = PhotoTags::read(&exif_block());
+        assert_eq!(tags.camera_model.as_deref(), Some("TrailCam7"));
+        assert_eq!(tags.datetime_original.as_deref(), Some("2024:06:01 05:42:10"));
+        assert!((tags.gps_latitude.unwrap() + 33.86).abs() < 1e-9, "{tags:?}");
+        assert!((tags.gps_longitude.unwrap() - 151.2).abs() < 1e-9, "{tags:?}");
+        assert_eq!(PhotoTags::read(b"not a photo"), PhotoTags::default());
+        let truncated = exif_block();
+        let tags = PhotoTags::read(&truncated[..60]);
+        assert_eq!(tags.datetime_original, None);
+    }
+}

@@ -43,7 +43,7 @@ pub use self::crop as crop_pixels;
 pub use self::squash as squash_pixels;
 pub use decode::{ImageFormat, MAX_PIXELS, PIL_MAX_IMAGE_PIXELS, UNDECODED_PHOTO_EXTENSIONS, decode as decode_image};
 pub use error::{PreprocessError, Result};
-pub use exif::Orientation;
+pub use exif::{Orientation, PhotoTags};
 pub use image::{ColorMode, DecodedImage, Palette};
 pub use resample::Window;
 
