@@ -103,20 +103,20 @@ impl NpyF32 {
         let file = File::open(path).with_context(|| format!("{}: cannot open", path.display()))?;
         let bad = |problem: &str| anyhow::anyhow!("{}: not a .npy file: {problem}", path.display());
         let mut start = [0u8; 12];
-        read_at(&file, &mut start[..10], 0).map_err(|_| bad("shorter than a header"))?;
+        arbor_index::read_exact_at(&file, &mut start[..10], 0).map_err(|_| bad("shorter than a header"))?;
         if &start[..6] != b"\x93NUMPY" {
             return Err(bad("bad magic bytes"));
         }
         let (header_len, header_start) = match start[6] {
             1 => (u16::from_le_bytes([start[8], start[9]]) as usize, 10u64),
             2 | 3 => {
-                read_at(&file, &mut start[..12], 0).map_err(|_| bad("truncated header"))?;
+                arbor_index::read_exact_at(&file, &mut start[..12], 0).map_err(|_| bad("truncated header"))?;
                 (u32::from_le_bytes([start[8], start[9], start[10], start[11]]) as usize, 12u64)
             }
             v => return Err(bad(&format!("format version {v}"))),
         };
         let mut header = vec![0u8; header_len];
-        read_at(&file, &mut header, header_start).map_err(|_| bad("truncated header"))?;
+        arbor_index::read_exact_at(&file, &mut header, header_start).map_err(|_| bad("truncated header"))?;
         let header = String::from_utf8_lossy(&header);
         let field = |key: &str| {
             let at = header.find(&format!("'{key}'"))? + key.len() + 2;
@@ -165,7 +165,7 @@ impl NpyF32 {
 
     fn read(&self, out: &mut [f32], element: usize) -> Result<(), arbor_index::IndexError> {
         let offset = self.data_offset + 4 * element as u64;
-        read_at(&self.file, bytemuck::cast_slice_mut(out), offset)
+        arbor_index::read_exact_at(&self.file, bytemuck::cast_slice_mut(out), offset)
             .map_err(|e| arbor_index::IndexError::Io { path: self.path.clone(), source: e })
     }
 
@@ -230,7 +230,7 @@ impl arbor_index::VectorSource for RawRows {
     }
 
     fn read_row(&self, id: usize, out: &mut [f32]) -> Result<(), arbor_index::IndexError> {
-        read_at(&self.file, bytemuck::cast_slice_mut(out), (4 * id * self.dim) as u64)
+        arbor_index::read_exact_at(&self.file, bytemuck::cast_slice_mut(out), (4 * id * self.dim) as u64)
             .map_err(|e| arbor_index::IndexError::Io { path: self.path.clone(), source: e })
     }
 }
@@ -255,16 +255,4 @@ impl arbor_index::VectorSource for Normalized<'_> {
         }
         Ok(())
     }
-}
-
-#[cfg(unix)]
-fn read_at(file: &File, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
-    std::os::unix::fs::FileExt::read_exact_at(file, buf, offset)
-}
-
-#[cfg(not(unix))]
-fn read_at(mut file: &File, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
-    use std::io::{Read, Seek, SeekFrom};
-    file.seek(SeekFrom::Start(offset))?;
-    file.read_exact(buf)
 }

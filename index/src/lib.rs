@@ -65,7 +65,7 @@ pub use graph::GraphParams;
 pub use hits::Hit;
 pub use index::{IndexInfo, TaxonIndex};
 pub use kind::IndexKind;
-pub use publish::{Existing, publish_dir, write_atomically};
+pub use publish::{Existing, publish_dir, read_exact_at, write_atomically};
 pub use ranks::{DEFAULT_MIN_PROB, RankHit, softmax};
 pub use search::{EXACT_BATCH, EXACT_EF_FRACTION, ResolvedScope, Scope, SearchMode};
 pub use taxonomy::{Lineage, Rank, Subtree, Taxon, TaxonId, TaxonRecord};

@@ -1,6 +1,8 @@
-//! Publishing files and folders atomically: everything Arbor writes is assembled beside its
-//! final name and renamed into place, so a reader (or a crash) sees the old version or the new
-//! one, never half of either. The one place this is done; every crate calls it.
+//! Files: publishing them atomically — everything Arbor writes is assembled beside its final
+//! name and renamed into place, so a reader (or a crash) sees the old version or the new one,
+//! never half of either — and reading pieces of large ones with positioned reads (no memory
+//! map, so file pages never count against the process). The one place this is done; every
+//! crate calls it.
 
 use std::fs;
 use std::io::BufWriter;
@@ -26,6 +28,26 @@ pub fn write_atomically(path: &Path, body: impl FnOnce(&mut BufWriter<fs::File>)
         let _ = fs::remove_file(&tmp);
         IndexError::io(path, e)
     })
+}
+
+/// Fills `buf` from `file` at byte `offset` (a positioned read: no shared cursor, no mapping).
+///
+/// # Errors
+/// The file ends before `buf` is full, or the read fails.
+#[cfg(unix)]
+pub fn read_exact_at(file: &fs::File, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
+    std::os::unix::fs::FileExt::read_exact_at(file, buf, offset)
+}
+
+/// Fills `buf` from `file` at byte `offset`.
+///
+/// # Errors
+/// The file ends before `buf` is full, or the read fails.
+#[cfg(not(unix))]
+pub fn read_exact_at(mut file: &fs::File, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
+    use std::io::{Read, Seek, SeekFrom};
+    file.seek(SeekFrom::Start(offset))?;
+    file.read_exact(buf)
 }
 
 /// Whether [`publish_dir`] may replace a folder already at its target.

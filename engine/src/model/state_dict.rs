@@ -63,13 +63,13 @@ impl StateDict {
         let size = file.metadata().map_err(|e| ModelError::io(path, e))?.len();
         let bad = |problem: String| ModelError::weights(path, format!("not a valid safetensors file: {problem}"));
         let mut len = [0u8; 8];
-        read_at(&file, &mut len, 0).map_err(|_| bad("shorter than its header".into()))?;
+        arbor_index::read_exact_at(&file, &mut len, 0).map_err(|_| bad("shorter than its header".into()))?;
         let header_len = u64::from_le_bytes(len);
         if header_len > size.saturating_sub(8) || header_len > 100 << 20 {
             return Err(bad(format!("header of {header_len} bytes in a file of {size}")));
         }
         let mut header = vec![0u8; header_len as usize];
-        read_at(&file, &mut header, 8).map_err(|e| ModelError::io(path, e))?;
+        arbor_index::read_exact_at(&file, &mut header, 8).map_err(|e| ModelError::io(path, e))?;
         let header: BTreeMap<String, serde_json::Value> =
             serde_json::from_slice(&header).map_err(|e| bad(format!("header: {e}")))?;
         let data_start = 8 + header_len;
@@ -271,32 +271,20 @@ fn read_tensor(file: &File, dtype: &str, offset: u64, len: u64, count: usize) ->
     if dtype == "F32" {
         // Straight into the final buffer.
         let mut values = vec![0f32; count];
-        read_at(file, bytemuck::cast_slice_mut(&mut values), offset)?;
+        arbor_index::read_exact_at(file, bytemuck::cast_slice_mut(&mut values), offset)?;
         if cfg!(target_endian = "big") {
             values.iter_mut().for_each(|v| *v = f32::from_bits(u32::from_le(v.to_bits())));
         }
         return Ok(Some(values));
     }
     let mut bytes = vec![0u8; len as usize];
-    read_at(file, &mut bytes, offset)?;
+    arbor_index::read_exact_at(file, &mut bytes, offset)?;
     let dtype = match dtype {
         "F64" => Dtype::F64,
         "F16" => Dtype::F16,
         _ => Dtype::BF16,
     };
     Ok(safetensors_values(dtype, &bytes))
-}
-
-#[cfg(unix)]
-fn read_at(file: &File, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
-    std::os::unix::fs::FileExt::read_exact_at(file, buf, offset)
-}
-
-#[cfg(not(unix))]
-fn read_at(mut file: &File, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
-    use std::io::{Seek, SeekFrom};
-    file.seek(SeekFrom::Start(offset))?;
-    file.read_exact(buf)
 }
 
 /// Float32 values of a safetensors tensor, or `None` for non-float dtypes.
