@@ -171,7 +171,7 @@ impl NpyF32 {
 
     /// Writes the transpose as raw row-major float32 to `temp` in blocks of columns, so a
     /// (D, N) pybioclip matrix becomes N rows readable one by one; returns them as a source.
-    pub fn transpose_to(&self, temp: &Path) -> Result<RawRows> {
+    pub fn transpose_to(&self, temp: &Path) -> Result<NpyF32> {
         use std::io::Write;
         let (d, n) = (self.rows, self.cols);
         // About 32 MB of input per block.
@@ -194,7 +194,8 @@ impl NpyF32 {
         }
         w.flush().with_context(|| temp.display().to_string())?;
         let file = File::open(temp).with_context(|| temp.display().to_string())?;
-        Ok(RawRows { path: temp.to_owned(), file, rows: n, dim: d })
+        // The same reader serves the transpose: raw rows are an array with no header.
+        Ok(NpyF32 { path: temp.to_owned(), file, rows: n, cols: d, data_offset: 0 })
     }
 }
 
@@ -209,29 +210,6 @@ impl arbor_index::VectorSource for NpyF32 {
 
     fn read_row(&self, id: usize, out: &mut [f32]) -> Result<(), arbor_index::IndexError> {
         self.read(out, id * self.cols)
-    }
-}
-
-/// Raw row-major float32 rows in a file (a transposed matrix), read one by one.
-pub struct RawRows {
-    path: PathBuf,
-    file: File,
-    rows: usize,
-    dim: usize,
-}
-
-impl arbor_index::VectorSource for RawRows {
-    fn dim(&self) -> usize {
-        self.dim
-    }
-
-    fn len(&self) -> usize {
-        self.rows
-    }
-
-    fn read_row(&self, id: usize, out: &mut [f32]) -> Result<(), arbor_index::IndexError> {
-        arbor_index::read_exact_at(&self.file, bytemuck::cast_slice_mut(out), (4 * id * self.dim) as u64)
-            .map_err(|e| arbor_index::IndexError::Io { path: self.path.clone(), source: e })
     }
 }
 

@@ -60,7 +60,8 @@ pub fn prepare(path: &Path, csv_header: Option<&str>) -> Result<Done> {
     // The last photo's rows may be incomplete: cut them, it is classified again.
     let keep = match named.last() {
         Some((_, last)) => named.iter().position(|(_, f)| f == last).map_or(0, |i| named[i].0),
-        None => start.min(lines.last().map_or(0, |(at, l)| at + l.len() + 1)),
+        // No rows: keep every complete line (the CSV header), drop a torn one.
+        None => start,
     };
     truncate(path, keep)?;
     let files: HashSet<String> = named.into_iter().filter(|(at, _)| *at < keep).map(|(_, f)| f).collect();

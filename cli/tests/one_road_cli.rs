@@ -102,25 +102,17 @@ fn model_identity_covers_the_activation_and_damaged_weights_are_caught() {
     let gelu = model();
     let twin = dir.path().join("twin");
     let f = fixtures();
-    arbor(&[
-        "import",
-        "openclip",
-        "--checkpoint",
-        &arg(&f.join("tiny_gelu/model.safetensors")),
-        "--config",
-        &arg(&f.join("tiny_quickgelu/open_clip_config.json")),
-        "--out",
-        &arg(&twin),
-    ])
+    common::import_openclip(
+        &f.join("tiny_gelu/model.safetensors"),
+        &f.join("tiny_quickgelu/open_clip_config.json"),
+        &twin,
+        &[],
+    )
     .success();
     let twin = arg(&twin);
-    let info = |m: &str| arbor(&["model", "info", m, "--format", "json"]).success().json();
-    let value = |doc: &serde_json::Value, key: &str| {
-        doc.as_array().unwrap().iter().find(|r| r["property"] == key).unwrap()["value"].clone()
-    };
-    let (a, b) = (info(&gelu), info(&twin));
-    assert_eq!(value(&a, "weights sha256"), value(&b, "weights sha256"));
-    assert_ne!(value(&a, "text identity"), value(&b, "text identity"));
+    let info = common::model_info;
+    assert_eq!(info(&gelu, "weights sha256"), info(&twin, "weights sha256"));
+    assert_ne!(info(&gelu, "text identity"), info(&twin, "text identity"));
 
     write_classes(&dir.path().join("s"), 2);
     let cent = dir.path().join("cent");
@@ -267,7 +259,7 @@ fn options_output_and_names_behave_the_same_everywhere() {
         assert_eq!(run.code, Some(2), "{args:?}: {}", run.stderr);
         assert!(run.stderr.contains(needle), "{args:?}: {}", run.stderr);
     };
-    usage(&["classify", "--model", &m, "--index", &tol, &photo(), "-k", "0"], "0");
+    usage(&["classify", "--model", &m, "--index", &tol, &photo(), "-k", "0"], "invalid value '0'");
     usage(&["classify", "--model", &m, "--index", &tol, &photo(), "--min-confidence", "1.5"], "(0, 1]");
     usage(
         &["classify", "--model", &m, "--index", &tol, &photo(), "--min-confidence", "0.5", "--rank", "genus"],

@@ -29,31 +29,19 @@ fn photos() -> Vec<String> {
 fn import(dir: &Path) -> (String, String) {
     let f = tol_like();
     let model = dir.join("model");
-    arbor(&[
-        "import",
-        "openclip",
-        "--checkpoint",
-        &arg(&f.join("model/open_clip_model.safetensors")),
-        "--config",
-        &arg(&f.join("model/open_clip_config.json")),
-        "--out",
-        &arg(&model),
-    ])
-    .success();
+    let m = f.join("model");
+    common::import_openclip(&m.join("open_clip_model.safetensors"), &m.join("open_clip_config.json"), &model, &[])
+        .success();
     let tol = dir.join("tol");
-    let run = arbor(&[
-        "index",
-        "import-pybioclip",
-        "--embeddings",
-        &arg(&f.join("txt_emb_species.npy")),
-        "--names",
-        &arg(&f.join("txt_emb_species.json")),
-        "--out",
-        &arg(&tol),
-    ])
-    .success();
+    let run = import_tree(&tol);
     assert!(run.stderr.contains("66 of 2944 taxa have no embedding"), "{}", run.stderr);
     (arg(&model), arg(&tol))
+}
+
+/// The fixture's tree, as published, into `out`.
+fn import_tree(out: &Path) -> common::Run {
+    let f = tol_like();
+    common::import_pybioclip(&f.join("txt_emb_species.npy"), &f.join("txt_emb_species.json"), out, &[]).success()
 }
 
 fn classify(model: &str, tol: &str, rank: &str, extra: &[&str]) -> common::Run {
@@ -155,15 +143,9 @@ fn model_named_and_wider_files_import_and_bad_columns_are_named() {
     }
     write_npy(&dir.path().join("txt_emb_bioclip-2.5-vith14.npy"), &[1024, 4], &cols);
     let import = |name: &str, extra: &[&str]| {
-        let p = |ext: &str| arg(&dir.path().join(format!("{name}.{ext}")));
-        let out = arg(&dir.path().join(format!("{name}-index")));
-        let mut args =
-            vec!["index", "import-pybioclip", "--embeddings", &p("npy"), "--names", &p("json"), "--out", &out]
-                .into_iter()
-                .map(String::from)
-                .collect::<Vec<_>>();
-        args.extend(extra.iter().map(|s| s.to_string()));
-        (arbor(&args), out)
+        let p = |ext: &str| dir.path().join(format!("{name}.{ext}"));
+        let out = dir.path().join(format!("{name}-index"));
+        (common::import_pybioclip(&p("npy"), &p("json"), &out, extra), arg(&out))
     };
     let (run, out) = import("txt_emb_bioclip-2", &[]);
     assert!(run.ok(), "{}", run.stderr);
@@ -214,45 +196,20 @@ fn the_published_checkpoint_imports_with_its_preset_and_extra_tensors_named() {
     ));
     let checkpoint = dir.path().join("open_clip_model.safetensors");
     safetensors::serialize_to_file(views, None, &checkpoint).unwrap();
-    let config = arg(&f.join("open_clip_config.json"));
-    let import = |out: &str, preset: &str| {
-        let out = arg(&dir.path().join(out));
-        let run = arbor(&[
-            "import",
-            "openclip",
-            "--checkpoint",
-            &arg(&checkpoint),
-            "--config",
-            &config,
-            "--out",
-            &out,
-            "--preset",
-            preset,
-        ]);
-        (run.success(), out)
+    let config = f.join("open_clip_config.json");
+    let import = |out: &str, config: &Path, preset: &str| {
+        let out = dir.path().join(out);
+        let run = common::import_openclip(&checkpoint, config, &out, &["--preset", preset]).success();
+        (run, arg(&out))
     };
-    let (run, bioclip2) = import("bioclip-2", "bioclip-2");
+    let (run, bioclip2) = import("bioclip-2", &config, "bioclip-2");
     assert!(run.stderr.contains("left out 1 tensor") && run.stderr.contains("visual.continual_proj"), "{}", run.stderr);
-    let pipeline = |m: &str| {
-        let info = arbor(&["model", "info", m, "--format", "json"]).success().json();
-        info.as_array().unwrap().iter().find(|r| r["property"] == "pipeline").unwrap()["value"].clone()
-    };
-    assert_eq!(pipeline(&bioclip2), "Squash");
-    let (_, openclip) = import("openclip", "openclip");
-    assert_eq!(pipeline(&openclip), "Crop");
+    assert_eq!(common::model_info(&bioclip2, "pipeline"), "Squash");
+    let (_, openclip) = import("openclip", &config, "openclip");
+    assert_eq!(common::model_info(&openclip, "pipeline"), "Crop");
     // The squash model classifies as pybioclip does, the extra tensor notwithstanding.
     let tol = dir.path().join("tol");
-    arbor(&[
-        "index",
-        "import-pybioclip",
-        "--embeddings",
-        &arg(&tol_like().join("txt_emb_species.npy")),
-        "--names",
-        &arg(&tol_like().join("txt_emb_species.json")),
-        "--out",
-        &arg(&tol),
-    ])
-    .success();
+    import_tree(&tol);
     let run = classify(&bioclip2, &arg(&tol), "class", &[]);
     assert_same_csv(&run.stdout, &tol_like().join("expected_class.csv"), 1e-4);
 
@@ -262,20 +219,7 @@ fn the_published_checkpoint_imports_with_its_preset_and_extra_tensors_named() {
     cfg["preprocess_cfg"]["resize_mode"] = "longest".into();
     let longest = dir.path().join("longest.json");
     std::fs::write(&longest, cfg.to_string()).unwrap();
-    let out = arg(&dir.path().join("longest"));
-    arbor(&[
-        "import",
-        "openclip",
-        "--checkpoint",
-        &arg(&checkpoint),
-        "--config",
-        &arg(&longest),
-        "--out",
-        &out,
-        "--preset",
-        "openclip",
-    ])
-    .success();
+    let (_, out) = import("longest", &longest, "openclip");
     let run = arbor(&["classify", "--model", &out, "--cls", "a,b", "images/chelsea.png"]);
     assert!(run.code == Some(1) && run.stderr.contains("Longest") && run.stderr.contains("squash"), "{}", run.stderr);
     let run = arbor(&["classify", "--model", &out, "--cls", "a,b", "images/chelsea.png", "--preprocess", "squash"]);

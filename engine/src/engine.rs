@@ -225,7 +225,7 @@ impl Engine {
         self.model_path.as_ref().map_or_else(|| "this model".to_owned(), |p| format!("model {}", p.display()))
     }
 
-    fn check_tree(&self, index: &TaxonIndex) -> Result<()> {
+    pub(crate) fn check_tree(&self, index: &TaxonIndex) -> Result<()> {
         if index.kind() != IndexKind::TreeOfLife {
             return Err(arbor_index::IndexError::WrongKind {
                 path: index.path().to_owned(),
@@ -499,21 +499,27 @@ impl Engine {
     /// a damaged index).
     pub fn classify_batch(&self, classifier: &Classifier<'_>, images: &[Image<'_>]) -> Vec<Result<Answer>> {
         let decoded: Vec<Result<PixelTensor>> = images.par_iter().map(|image| self.pixels(image)).collect();
-        let (ok, failed): (Vec<_>, Vec<_>) = decoded.into_iter().enumerate().partition(|(_, r)| r.is_ok());
-        let pixels: Vec<PixelTensor> = ok.iter().filter_map(|(_, r)| r.as_ref().ok().cloned()).collect();
-        let answers = self.embed_pixels(&pixels).and_then(|rows| classifier.answer(&rows, self.embedder.dim()));
-        let mut out: Vec<Option<Result<Answer>>> = (0..images.len()).map(|_| None).collect();
-        for (i, r) in failed {
-            out[i] = r.err().map(Err);
-        }
-        match answers {
-            Ok(answers) => ok.iter().zip(answers).for_each(|((i, _), a)| out[*i] = Some(Ok(a))),
-            Err(e) => {
-                let message = e.to_string();
-                ok.iter().for_each(|(i, _)| out[*i] = Some(Err(EngineError::Invalid(message.clone()))));
+        // Readable images go to the model together; their slots are filled from its answers.
+        let (mut pixels, mut waiting) = (Vec::new(), Vec::new());
+        let mut out: Vec<Result<Answer>> = Vec::with_capacity(images.len());
+        for (i, r) in decoded.into_iter().enumerate() {
+            match r {
+                Ok(p) => {
+                    pixels.push(p);
+                    waiting.push(i);
+                    out.push(Err(EngineError::Invalid("not answered".into())));
+                }
+                Err(e) => out.push(Err(e)),
             }
         }
-        out.into_iter().map(|a| a.unwrap_or_else(|| Err(EngineError::Invalid("no answer".into())))).collect()
+        match self.embed_pixels(&pixels).and_then(|rows| classifier.answer(&rows, self.embedder.dim())) {
+            Ok(answers) => waiting.into_iter().zip(answers).for_each(|(i, a)| out[i] = Ok(a)),
+            Err(e) => {
+                let message = e.to_string();
+                waiting.into_iter().for_each(|i| out[i] = Err(EngineError::Invalid(message.clone())));
+            }
+        }
+        out
     }
 
     /// Answers for many photo files, streamed: decoding of the next batch overlaps the model's

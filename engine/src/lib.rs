@@ -83,8 +83,8 @@ pub use captions::{OPENAI_IMAGENET_TEMPLATES, Templates, TextType, tree_of_life_
 pub use photos::{Photos, Skipped, find_photos};
 pub use preprocess::{
     ColorMode, DecodedImage, ImageFormat, MAX_PIXELS, OPENAI_MEAN, OPENAI_STD, Orientation, PIL_MAX_IMAGE_PIXELS,
-    Palette, PhotoTags, Pipeline, PixelTensor, PreprocessError, Preprocessor, UNDECODED_PHOTO_EXTENSIONS, Window,
-    crop_pixels, decode_image, squash_pixels,
+    Palette, PhotoTags, Pipeline, PixelTensor, PreprocessError, Preprocessor, Window, crop_pixels, decode_image,
+    squash_pixels,
 };
 pub use tokenizer::{EOT_TOKEN, SOT_TOKEN, Tokenizer, TokenizerError, VOCAB_SIZE, clean_text, fix_text};
 

@@ -9,7 +9,7 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use crate::error::{EngineError, Result};
-use crate::preprocess::{ImageFormat, UNDECODED_PHOTO_EXTENSIONS};
+use crate::preprocess::ImageFormat;
 
 /// The photos found, in order: the arguments' order, folders in sorted order.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -108,12 +108,13 @@ impl Walk {
                 self.photos.skipped.hidden += 1;
             } else if entry.is_dir() {
                 self.folder(&entry)?;
-            } else if has_extension(&entry, ImageFormat::decodes_extension) {
-                self.file(entry);
-            } else if has_extension(&entry, |e| UNDECODED_PHOTO_EXTENSIONS.iter().any(|x| x.eq_ignore_ascii_case(e))) {
-                self.photos.skipped.undecoded += 1;
             } else {
-                self.photos.skipped.other += 1;
+                let format = entry.extension().and_then(|e| e.to_str()).and_then(ImageFormat::from_extension);
+                match format {
+                    Some(f) if f.is_decoded() => self.file(entry),
+                    Some(_) => self.photos.skipped.undecoded += 1,
+                    None => self.photos.skipped.other += 1,
+                }
             }
         }
         Ok(())
@@ -122,10 +123,6 @@ impl Walk {
 
 fn is_hidden(path: &Path) -> bool {
     path.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.'))
-}
-
-fn has_extension(path: &Path, accept: impl Fn(&str) -> bool) -> bool {
-    path.extension().and_then(|e| e.to_str()).is_some_and(accept)
 }
 
 #[cfg(test)]

@@ -185,30 +185,17 @@ pub struct Repair {
 /// The index is not a tree of life, is of another width than the model or was built by
 /// another model; the model fails; a file cannot be written.
 pub fn repair_unembedded(
-    embedder: &Embedder,
+    engine: &crate::Engine,
     index_dir: &Path,
     progress_file: &Path,
     stop_after: Option<usize>,
     progress: impl FnMut(usize),
 ) -> Result<Repair> {
     let index = TaxonIndex::open_kind(index_dir, IndexKind::TreeOfLife)?;
-    if index.dim() != embedder.dim() {
-        return Err(EngineError::Invalid(format!(
-            "{}: vectors of width {}, but the model embeds to width {}",
-            index.path().display(),
-            index.dim(),
-            embedder.dim()
-        )));
-    }
-    if let Some(made_by) = index.model_identity()
-        && made_by != embedder.identity().text()
-    {
-        return Err(EngineError::Invalid(format!(
-            "{}: built with another model ({}…); repairing it with this one would mix two models' vectors",
-            index.path().display(),
-            crate::short_identity(made_by)
-        )));
-    }
+    // The engine's own checks: a tree of another width, or built by another model, is refused
+    // (repairing it with this model would mix two models' vectors).
+    engine.check_tree(&index)?;
+    let embedder = engine.embedder();
     let missing: Vec<u32> = index.unembedded().to_vec();
     let mut taxa = vec![TaxonRecord::default(); index.len()];
     for t in index.taxa(None)? {

@@ -308,7 +308,7 @@ fn rank_row(engine: &Engine, h: RankHit) -> Result<Vec<Cell>> {
 
 fn open_set_row(hit: Option<RankHit>) -> Vec<Cell> {
     match hit {
-        None => vec!["unknown".into(), "".into(), "".into(), Cell::Text(String::new())],
+        None => vec!["unknown".into(), "".into(), "".into(), Cell::Null],
         Some(h) => {
             let name = match h.rank {
                 Rank::Species => format!("{} {}", h.path[5], h.path[6]),

@@ -84,10 +84,10 @@ pub struct GraphArgs {
     /// Vector storage type.
     #[arg(long, default_value = "f32", value_parser = parse_dtype)]
     dtype: Dtype,
-    /// HNSW neighbours per node (level 0 keeps 2·M).
+    /// With --graph: HNSW neighbours per node (level 0 keeps 2·M).
     #[arg(long, default_value_t = 16)]
     m: usize,
-    /// HNSW construction beam width.
+    /// With --graph: HNSW construction beam width.
     #[arg(long, default_value_t = 200)]
     ef_construction: usize,
     /// Also build an HNSW graph, for approximate search (`classify --ef`, `index query`
@@ -412,7 +412,7 @@ fn repair(a: &RepairArgs) -> Result<()> {
     let name = a.index.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let progress_file = a.index.with_file_name(format!("{name}.repair.partial"));
     let progress = bar(0, "embedding taxa");
-    let repair = arbor_engine::repair_unembedded(engine.embedder(), &a.index, &progress_file, a.stop_after, |done| {
+    let repair = arbor_engine::repair_unembedded(&engine, &a.index, &progress_file, a.stop_after, |done| {
         progress.set_position(done as u64)
     })
     .with_context(|| format!("repairing {}", a.index.display()))?;

@@ -85,17 +85,7 @@ pub fn model() -> String {
         .get_or_init(|| {
             let out = workspace().join("model");
             let f = fixtures().join("tiny_gelu");
-            arbor(&[
-                "import".as_ref(),
-                "openclip".as_ref(),
-                "--checkpoint".as_ref(),
-                f.join("model.safetensors").as_os_str(),
-                "--config".as_ref(),
-                f.join("open_clip_config.json").as_os_str(),
-                "--out".as_ref(),
-                out.as_os_str(),
-            ])
-            .success();
+            import_openclip(&f.join("model.safetensors"), &f.join("open_clip_config.json"), &out, &[]).success();
             out.to_str().expect("UTF-8 temp path").to_owned()
         })
         .clone()
@@ -140,22 +130,37 @@ pub fn write_classes(root: &Path, per_class: u8) {
     }
 }
 
+/// `arbor import openclip` of `checkpoint` with `config` into `out`, with `extra` arguments.
+pub fn import_openclip(checkpoint: &Path, config: &Path, out: &Path, extra: &[&str]) -> Run {
+    let mut args: Vec<String> =
+        ["import", "openclip", "--checkpoint", &arg(checkpoint), "--config", &arg(config)].map(String::from).to_vec();
+    args.extend(["--out".to_owned(), arg(out)]);
+    args.extend(extra.iter().map(|s| s.to_string()));
+    arbor(&args)
+}
+
+/// `arbor index import-pybioclip` of `embeddings` (.npy) and `names` (.json) into `out`.
+pub fn import_pybioclip(embeddings: &Path, names: &Path, out: &Path, extra: &[&str]) -> Run {
+    let mut args: Vec<String> = ["index", "import-pybioclip", "--embeddings", &arg(embeddings), "--names", &arg(names)]
+        .map(String::from)
+        .to_vec();
+    args.extend(["--out".to_owned(), arg(out)]);
+    args.extend(extra.iter().map(|s| s.to_string()));
+    arbor(&args)
+}
+
 /// Imports the fixture's pybioclip tree of life (`classify/txt_emb_species.{npy,json}`) into
 /// `out`, with `extra` arguments (graph options).
 pub fn import_fixture_tree(out: &Path, extra: &[&str]) {
     let f = fixtures().join("classify");
-    let mut args = vec![
-        "index".to_owned(),
-        "import-pybioclip".into(),
-        "--embeddings".into(),
-        arg(&f.join("txt_emb_species.npy")),
-        "--names".into(),
-        arg(&f.join("txt_emb_species.json")),
-        "--out".into(),
-        arg(out),
-    ];
-    args.extend(extra.iter().map(|s| s.to_string()));
-    arbor(&args).success();
+    import_pybioclip(&f.join("txt_emb_species.npy"), &f.join("txt_emb_species.json"), out, extra).success();
+}
+
+/// One property of `arbor model info --format json`.
+pub fn model_info(model: &str, property: &str) -> serde_json::Value {
+    let info = arbor(&["model", "info", model, "--format", "json"]).success().json();
+    let row = info.as_array().expect("rows").iter().find(|r| r["property"] == property);
+    row.unwrap_or_else(|| panic!("no {property} in {info}"))["value"].clone()
 }
 
 /// Writes a float32 `.npy` of `shape`.

@@ -113,9 +113,14 @@ impl ImageFormat {
         cfg!(feature = "heif") || !matches!(self, Self::Avif | Self::Heif)
     }
 
+    /// The format a file extension (any case) names, if Arbor knows it.
+    pub fn from_extension(ext: &str) -> Option<Self> {
+        Self::ALL.iter().copied().find(|f| f.extensions().iter().any(|x| x.eq_ignore_ascii_case(ext)))
+    }
+
     /// Whether a file extension (any case) is one this build decodes.
     pub fn decodes_extension(ext: &str) -> bool {
-        Self::ALL.iter().filter(|f| f.is_decoded()).any(|f| f.extensions().iter().any(|x| x.eq_ignore_ascii_case(ext)))
+        Self::from_extension(ext).is_some_and(Self::is_decoded)
     }
 
     pub(super) fn name(self) -> &'static str {
@@ -131,14 +136,6 @@ impl ImageFormat {
         }
     }
 }
-
-/// Extensions of photo formats that this build does not decode: a folder walk reports how many
-/// it left out instead of ignoring them silently.
-#[cfg(not(feature = "heif"))]
-pub const UNDECODED_PHOTO_EXTENSIONS: &[&str] = &["heic", "heif", "hif", "avif"];
-/// Extensions of photo formats that this build does not decode (none with the `heif` feature).
-#[cfg(feature = "heif")]
-pub const UNDECODED_PHOTO_EXTENSIONS: &[&str] = &[];
 
 /// Decodes a JPEG or PNG held in memory. `name` labels errors (usually the file path);
 /// `max_pixels` caps `width * height` before any pixel buffer is allocated.

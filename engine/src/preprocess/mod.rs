@@ -41,7 +41,7 @@ use std::str::FromStr;
 pub use self::crop as crop_pixels;
 /// pybioclip's squash geometry (see [`squash`]), under its re-exported name.
 pub use self::squash as squash_pixels;
-pub use decode::{ImageFormat, MAX_PIXELS, PIL_MAX_IMAGE_PIXELS, UNDECODED_PHOTO_EXTENSIONS, decode as decode_image};
+pub use decode::{ImageFormat, MAX_PIXELS, PIL_MAX_IMAGE_PIXELS, decode as decode_image};
 pub use error::{PreprocessError, Result};
 pub use exif::{Orientation, PhotoTags};
 pub use image::{ColorMode, DecodedImage, Palette};
