@@ -133,19 +133,14 @@ fn exif_time_place_and_camera_go_into_every_row() {
     let tagged = dir.path().join("trap.jpg");
     std::fs::write(&tagged, jpeg_with_exif(&jpeg)).unwrap();
     let plain = arg(&fixtures().join("images/chelsea.png"));
-    let run = arbor(&[
-        "classify",
-        "--model",
-        &model(),
-        "--cls",
-        "a cat,a rocket",
-        &arg(&tagged),
-        &plain,
-        "--format",
-        "jsonl",
-        "--exif",
-    ])
-    .success();
+    let m = model();
+    let labels = |paths: &[&str], extra: &[&str]| {
+        let mut args = vec!["classify", "--model", &m, "--cls", "a cat,a rocket"];
+        args.extend_from_slice(paths);
+        args.extend_from_slice(extra);
+        arbor(&args).success()
+    };
+    let run = labels(&[&arg(&tagged), &plain], &["--format", "jsonl", "--exif"]);
     let rows: Vec<serde_json::Value> = run.stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(rows.len(), 4);
     for row in &rows[..2] {
@@ -157,31 +152,10 @@ fn exif_time_place_and_camera_go_into_every_row() {
     }
     assert!(rows[2]["datetime_original"].is_null() && rows[2]["gps_latitude"].is_null(), "{}", rows[2]);
     // The same pixels classify the same with EXIF spliced in.
-    let same = arbor(&[
-        "classify",
-        "--model",
-        &model(),
-        "--cls",
-        "a cat,a rocket",
-        &arg(&fixtures().join("images/china.jpg")),
-        "--format",
-        "jsonl",
-    ])
-    .success();
+    let same = labels(&[&arg(&fixtures().join("images/china.jpg"))], &["--format", "jsonl"]);
     let first: serde_json::Value = serde_json::from_str(same.stdout.lines().next().unwrap()).unwrap();
     assert_eq!(first["score"], rows[0]["score"]);
-    let csv = arbor(&[
-        "classify",
-        "--model",
-        &model(),
-        "--cls",
-        "a cat,a rocket",
-        &arg(&tagged),
-        "--format",
-        "csv",
-        "--exif",
-    ])
-    .success();
+    let csv = labels(&[&arg(&tagged)], &["--format", "csv", "--exif"]);
     assert!(
         csv.stdout.starts_with(
             "file_name,classification,score,datetime_original,gps_latitude,gps_longitude,camera_model,error"
