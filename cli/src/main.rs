@@ -3,12 +3,16 @@
 #![warn(missing_docs)]
 
 mod arrays;
+mod camtrap;
 mod commands;
 mod inputs;
+mod mdjson;
 mod output;
 mod photos;
 mod progress;
+mod results;
 mod resume;
+mod sidecar;
 
 use std::process::ExitCode;
 

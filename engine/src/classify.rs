@@ -92,6 +92,58 @@ pub enum Answer {
     Classes(Vec<CentroidHit>),
 }
 
+/// One candidate of an answer by name, as exchange formats (MegaDetector's, Camtrap DP) want
+/// it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NamedScore {
+    /// The name: a taxon's at its rank ("Vulpes vulpes" for a species, "Canidae"), a label, a
+    /// class.
+    pub name: String,
+    /// The taxon's rank (`None` for labels and few-shot classes).
+    pub rank: Option<Rank>,
+    /// Kingdom down to the taxon (empty for labels and classes).
+    pub lineage: Vec<String>,
+    /// The species' common name, where the tree has one.
+    pub common_name: Option<String>,
+    /// The score: a probability, or a cosine for few-shot classes.
+    pub score: f32,
+    /// Whether `score` is a probability (it is not for few-shot classes).
+    pub is_probability: bool,
+}
+
+impl NamedScore {
+    fn taxon(hit: &RankHit) -> NamedScore {
+        let name = match hit.rank {
+            Rank::Species if hit.path.len() > 6 => format!("{} {}", hit.path[5], hit.path[6]),
+            _ => hit.path.last().cloned().unwrap_or_default(),
+        };
+        NamedScore {
+            name,
+            rank: Some(hit.rank),
+            lineage: hit.path.clone(),
+            common_name: hit.common_name.clone().filter(|c| !c.is_empty()),
+            score: hit.score,
+            is_probability: true,
+        }
+    }
+
+    fn label(label: &str, score: f32, is_probability: bool) -> NamedScore {
+        NamedScore { name: label.to_owned(), rank: None, lineage: Vec::new(), common_name: None, score, is_probability }
+    }
+}
+
+impl Answer {
+    /// The candidates by name, best first; empty for an open-set "unknown".
+    pub fn named(&self) -> Vec<NamedScore> {
+        match self {
+            Answer::Taxa(hits) => hits.iter().map(NamedScore::taxon).collect(),
+            Answer::Deepest(hit) => hit.iter().map(NamedScore::taxon).collect(),
+            Answer::Labels(hits) => hits.iter().map(|h| NamedScore::label(&h.label, h.score, true)).collect(),
+            Answer::Classes(hits) => hits.iter().map(|h| NamedScore::label(&h.label, h.score, false)).collect(),
+        }
+    }
+}
+
 impl Classifier<'_> {
     /// Answers for a batch of unit image embeddings (row-major). Against the tree, one pass
     /// over the taxa's vectors scores the whole batch: at 450K taxa that pass dominates a

@@ -60,6 +60,7 @@ mod captions;
 mod centroids;
 mod classify;
 mod collection;
+mod detections;
 mod embedder;
 mod engine;
 mod error;
@@ -73,7 +74,7 @@ mod tree_labels;
 mod zeroshot;
 
 // The handle, and what it answers.
-pub use classify::{Answer, Classifier, Confidence, TreeQuestion};
+pub use classify::{Answer, Classifier, Confidence, NamedScore, TreeQuestion};
 pub use engine::{Engine, EngineBuilder, Image};
 pub use error::{EngineError, Result};
 pub use identity::{ModelIdentity, short_identity};
@@ -87,6 +88,12 @@ pub use preprocess::{
     squash_pixels,
 };
 pub use tokenizer::{EOT_TOKEN, SOT_TOKEN, Tokenizer, TokenizerError, VOCAB_SIZE, clean_text, fix_text};
+
+// Camera traps: detections in, crops out.
+pub use detections::{
+    BBox, CropPlan, CropShape, DetectedImage, Detection, DetectionAnswers, DetectionFile, PixelBox, Subject,
+    crop_detection,
+};
 
 // The model.
 pub use embedder::{Embedder, TEXT_BATCH, normalize_row, normalize_rows};

@@ -2,31 +2,55 @@
 //! it, the user's own labels and bins, or few-shot centroids. The arguments become an
 //! [`Engine`] and a [`Classifier`]; every check on them is the library's.
 
-use std::io::{BufWriter, Write};
+use std::collections::HashSet;
 use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use arbor_engine::{Answer, Candidates, Classifier, Confidence, Engine, TreeQuestion, read_bins};
-use arbor_index::{Rank, RankHit, Scope, TaxonId};
+use arbor_engine::{
+    Candidates, Classifier, Confidence, CropPlan, CropShape, DetectionFile, Engine, PhotoTags,
+    Subject as EngineSubject, TreeQuestion, read_bins,
+};
+use arbor_index::{Rank, Scope, TaxonId};
 use clap::{Args, ValueEnum};
 
+use crate::camtrap::CamtrapDp;
 use crate::inputs::{EXIT_SOME_FAILED, class_list, photo_files};
-use crate::output::{Cell, check_output_file, table};
+use crate::mdjson::MdJson;
+use crate::output::{check_output_dir, check_output_file};
 use crate::progress::bar;
+use crate::results::{PhotoResult, RowFormat, Rows, Sink, Subject, Unit, columns, csv_header, file_head};
+use crate::sidecar::{Checkpointed, sidecar_path};
 
 /// Answers per photo from the tree when `-k` is not given (pybioclip's default).
 const DEFAULT_K: NonZeroUsize = NonZeroUsize::new(5).expect("5 is not zero");
 
 /// Output format of `classify`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum RowFormat {
+pub enum OutputFormat {
     /// Aligned columns for people.
     Table,
     /// pybioclip's CSV columns (plus a trailing `error` column).
     Csv,
     /// One JSON object per line.
     Jsonl,
+    /// MegaDetector's batch output with classifications (needs --detections and --output).
+    #[value(name = "md-json")]
+    MdJson,
+    /// A Camtrap DP 1.0 package in the --output folder.
+    #[value(name = "camtrap-dp")]
+    CamtrapDp,
+}
+
+impl OutputFormat {
+    fn rows(self) -> Option<RowFormat> {
+        match self {
+            OutputFormat::Table => Some(RowFormat::Table),
+            OutputFormat::Csv => Some(RowFormat::Csv),
+            OutputFormat::Jsonl => Some(RowFormat::Jsonl),
+            OutputFormat::MdJson | OutputFormat::CamtrapDp => None,
+        }
+    }
 }
 
 /// Classify photos at any rank.
@@ -42,6 +66,16 @@ pub enum RowFormat {
   find photos -name '*.jpg' | arbor classify --model bioclip --index tol-index -
   arbor classify --model bioclip --index tol-index photos/ --format jsonl --output out.jsonl --resume
   arbor classify --model bioclip --index tol-index traps/ --format csv --exif
+  arbor classify --model bioclip --index tol-index --detections md.json traps/ --format md-json --output md-classified.json
+  arbor classify --model bioclip --index tol-index --detections md.json traps/ --crop square --format csv
+  arbor classify --model bioclip --index tol-index traps/ --format camtrap-dp --output package --timezone +02:00
+
+With --detections (MegaDetector's batch output, format 1.0 and later), each animal detection at or
+above --detection-threshold is cut out of its photo (EXIF orientation applied, as MegaDetector
+does) and classified; the photo paths in the file are taken relative to the folder given (default:
+the detection file's folder). --crop box cuts exactly the box (SpeciesNet's crop); --crop square
+cuts a square of the box's longer side around it (MegaDetector's --square-crops), black where it
+passes the photo's edge.
 
 Folders are walked recursively (each file once, links followed, hidden files left out); `-`
 reads paths from stdin, one per line.
@@ -52,8 +86,9 @@ pub struct ClassifyArgs {
     /// Arbor model directory.
     #[arg(long)]
     model: PathBuf,
-    /// Image files and folders (recursive); `-` reads paths from stdin.
-    #[arg(required = true)]
+    /// Image files and folders (recursive); `-` reads paths from stdin. With --detections: the
+    /// folder the detection file's paths are relative to.
+    #[arg(required_unless_present = "detections")]
     paths: Vec<PathBuf>,
     /// Taxon index (see `arbor index`).
     #[arg(long, required_unless_present_any = ["cls", "bins", "centroids"])]
@@ -93,16 +128,43 @@ pub struct ClassifyArgs {
     /// ("unknown" if none), instead of --rank and -k.
     #[arg(long, requires = "index", conflicts_with_all = ["rank", "k"])]
     min_confidence: Option<Confidence>,
+    /// MegaDetector batch output (JSON): classify the crops of its animal detections.
+    #[arg(long)]
+    detections: Option<PathBuf>,
+    /// Detections below this confidence are not classified (MegaDetector's typical 0.2).
+    #[arg(long, default_value_t = 0.2, requires = "detections")]
+    detection_threshold: f64,
+    /// How a detection is cut out: box (exactly the box) or square (around it).
+    #[arg(long, default_value = "box", requires = "detections")]
+    crop: CropShape,
+    /// Classify a photo whole when it has no animal detection above the threshold.
+    #[arg(long, requires = "detections")]
+    whole_images: bool,
     /// Output format.
     #[arg(long, value_enum, default_value = "table")]
-    format: RowFormat,
-    /// Write results to this file (streamed and flushed per image) instead of stdout.
+    format: OutputFormat,
+    /// Write results to this file (streamed and flushed per image) instead of stdout; for
+    /// camtrap-dp, the package folder.
     #[arg(long)]
     output: Option<PathBuf>,
-    /// Carry on a killed run: photos whose rows are complete in --output are skipped, a torn
-    /// last photo is classified again, the rest appended (csv and jsonl).
+    /// Carry on a killed run: photos whose results are complete in --output (or, for md-json
+    /// and camtrap-dp, in its `.partial.jsonl` sidecar) are skipped, a torn last photo is
+    /// classified again, the rest appended.
     #[arg(long, requires = "output")]
     resume: bool,
+    /// camtrap-dp: a CSV of deployments (deploymentID = photo folder, latitude, longitude, and
+    /// any other Camtrap DP deployment columns); otherwise coordinates come from EXIF GPS.
+    #[arg(long)]
+    deployments: Option<PathBuf>,
+    /// camtrap-dp: the UTC offset of the cameras' clocks (EXIF times have no zone).
+    #[arg(long, default_value = "Z", value_parser = crate::camtrap::parse_offset)]
+    timezone: jiff::tz::Offset,
+    /// camtrap-dp: the project's title.
+    #[arg(long, default_value = "Camera-trap photos classified by Arbor")]
+    project: String,
+    /// camtrap-dp: who made the package.
+    #[arg(long)]
+    contributor: Option<String>,
     /// Images per model call, and per pass over the taxa's vectors when scoring the whole tree.
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..))]
     batch_size: u32,
@@ -120,13 +182,7 @@ pub struct ClassifyArgs {
 }
 
 pub fn run(a: ClassifyArgs) -> Result<u8> {
-    if let Some(out) = &a.output {
-        check_output_file(out)?;
-    }
-    if a.resume && a.format == RowFormat::Table {
-        anyhow::bail!("--resume needs --format csv or jsonl (a table is written at the end, not per photo)");
-    }
-    let mut files = photo_files(&a.paths)?;
+    check_combinations(&a)?;
     let mut engine = Engine::builder(&a.model).exif_orientation(a.exif_orient);
     if let Some(index) = &a.index {
         engine = engine.index(index);
@@ -134,6 +190,11 @@ pub fn run(a: ClassifyArgs) -> Result<u8> {
     if let Some(p) = a.preprocess {
         engine = engine.pipeline(p);
     }
+    let detections = a.detections.as_ref().map(DetectionFile::read).transpose()?;
+    let work = match &detections {
+        Some(file) => Work::Detections { root: detection_root(&a, file)?, animals: file.animal_ids() },
+        None => Work::Photos(photo_files(&a.paths)?),
+    };
     let engine = engine.open()?;
     if let Ok(index) = engine.index()
         && !index.unembedded().is_empty()
@@ -142,51 +203,247 @@ pub fn run(a: ClassifyArgs) -> Result<u8> {
     }
     let scope_ids = scope(&engine, &a)?;
     let classifier = classifier(&engine, &a, scope_ids.as_deref())?;
-    let mut columns = columns(&classifier, a.rank);
-    if a.exif {
-        columns.extend(EXIF_COLUMNS.map(String::from));
-    }
-    let done = match (&a.output, a.resume) {
-        (Some(path), true) => {
-            let header = (a.format == RowFormat::Csv).then(|| csv_header(&columns));
-            let done = crate::resume::prepare(path, header.as_deref())?;
-            let before = files.len();
-            files.retain(|f| !done.files.contains(&f.display().to_string()));
-            eprintln!(
-                "resuming {}: {} photos already done, {} to go",
-                path.display(),
-                before - files.len(),
-                files.len()
-            );
-            Some(done)
+    let (mut sink, done) = sink(&a, &classifier, &work, detections.as_ref())?;
+    let done = done.unwrap_or_default();
+    let (failed, total) = match (&work, &detections) {
+        (Work::Detections { root, animals }, Some(file)) => {
+            if animals.is_empty() {
+                eprintln!("warning: {}: no detection category is named \"animal\"; nothing to crop", file.path().display());
+            }
+            classify_detections(&engine, &classifier, &a, file, root, &done, sink.as_mut())?
         }
-        _ => None,
+        (Work::Photos(files), _) => classify_photos(&engine, &classifier, &a, files, &done, sink.as_mut())?,
+        (Work::Detections { .. }, None) => unreachable!("detection work comes with its file"),
     };
-    let mut out = Rows::new(a.format, a.output.as_deref(), columns, done.as_ref().is_some_and(|d| d.started))?;
+    sink.finish(&engine)?;
+    eprintln!("classified {} of {} images (mode: {})", total - failed, total, mode(&classifier, &a));
+    Ok(if failed > 0 { EXIT_SOME_FAILED } else { 0 })
+}
+
+/// What the run goes through.
+enum Work {
+    /// Photo files.
+    Photos(Vec<PathBuf>),
+    /// A detection file's photos, under `root`; `animals` the detection categories cropped.
+    Detections { root: PathBuf, animals: Vec<String> },
+}
+
+/// Refuses what cannot be combined, before any work.
+fn check_combinations(a: &ClassifyArgs) -> Result<()> {
+    if let Some(out) = &a.output {
+        match a.format {
+            OutputFormat::CamtrapDp => check_output_dir(out)?,
+            _ => check_output_file(out)?,
+        }
+    }
+    if a.resume && a.format == OutputFormat::Table {
+        anyhow::bail!("--resume needs --format csv, jsonl, md-json or camtrap-dp (a table is written at the end, not per photo)");
+    }
+    match a.format {
+        OutputFormat::MdJson if a.detections.is_none() => {
+            anyhow::bail!("--format md-json writes classifications into a MegaDetector file: give it with --detections")
+        }
+        OutputFormat::MdJson if a.whole_images => anyhow::bail!(
+            "--whole-images cannot be written as md-json: MegaDetector's format has classifications only on detections \
+             (use csv, jsonl or camtrap-dp)"
+        ),
+        OutputFormat::MdJson | OutputFormat::CamtrapDp if a.output.is_none() => {
+            anyhow::bail!("--format {} needs --output", if a.format == OutputFormat::MdJson { "md-json" } else { "camtrap-dp FOLDER" })
+        }
+        _ => {}
+    }
+    if a.format != OutputFormat::CamtrapDp && (a.deployments.is_some() || a.contributor.is_some()) {
+        anyhow::bail!("--deployments and --contributor describe a Camtrap DP package: add --format camtrap-dp");
+    }
+    Ok(())
+}
+
+/// The folder a detection file's relative paths start from: the one folder given, or the
+/// file's own folder.
+fn detection_root(a: &ClassifyArgs, file: &DetectionFile) -> Result<PathBuf> {
+    match &a.paths[..] {
+        [] => Ok(file.path().parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf)),
+        [root] if root.is_dir() => Ok(root.clone()),
+        [root] => anyhow::bail!("{}: not a folder (with --detections, give the folder the photos are in)", root.display()),
+        _ => anyhow::bail!("with --detections, give one folder: the one the detection file's paths start from"),
+    }
+}
+
+/// The sink the format asks for, and what a resumed output already holds.
+fn sink(
+    a: &ClassifyArgs,
+    classifier: &Classifier<'_>,
+    work: &Work,
+    detections: Option<&DetectionFile>,
+) -> Result<(Box<dyn Sink>, Option<HashSet<String>>)> {
+    let prepare = |path: &Path, header: Option<&str>| -> Result<Option<crate::resume::Done>> {
+        if !a.resume {
+            return Ok(None);
+        }
+        Ok(Some(crate::resume::prepare(path, header)?))
+    };
+    if let Some(format) = a.format.rows() {
+        let columns = columns(classifier, a.rank, detections.is_some(), a.exif);
+        let header = (format == RowFormat::Csv).then(|| csv_header(&columns));
+        let done = match &a.output {
+            Some(path) => prepare(path, header.as_deref())?,
+            None => None,
+        };
+        let started = done.as_ref().is_some_and(|d| d.started);
+        let rows = Rows::new(format, a.output.as_deref(), columns, detections.is_some(), started)?;
+        return Ok((Box::new(rows), done.map(|d| d.files)));
+    }
+    let output = a.output.clone().context("this format needs --output")?;
+    let done = prepare(&sidecar_path(&output), None)?.map(|d| d.files);
+    let sink: Box<dyn Sink> = match a.format {
+        OutputFormat::MdJson => Box::new(Checkpointed::new(
+            &output,
+            a.resume,
+            MdJson {
+                detections: detections.context("md-json needs --detections")?.clone(),
+                output: output.clone(),
+                metadata: serde_json::json!({
+                    "arbor_mode": mode(classifier, a),
+                    "crop": format!("{:?}", a.crop).to_lowercase(),
+                    "detection_threshold": a.detection_threshold,
+                }),
+            },
+        )?),
+        _ => {
+            let root = match work {
+                Work::Detections { root, .. } => root.clone(),
+                Work::Photos(files) => common_folder(files),
+            };
+            let deployments = a.deployments.as_deref().map(CamtrapDp::read_deployments).transpose()?.unwrap_or_default();
+            let contributor = a.contributor.clone().or_else(|| std::env::var("USER").ok()).unwrap_or_else(|| "Arbor user".into());
+            Box::new(Checkpointed::new(
+                &output,
+                a.resume,
+                CamtrapDp {
+                    output: output.clone(),
+                    root,
+                    deployments,
+                    offset: a.timezone,
+                    title: a.project.clone(),
+                    contributor,
+                    detections: detections.cloned(),
+                    threshold: a.detection_threshold,
+                },
+            )?)
+        }
+    };
+    Ok((sink, done))
+}
+
+/// The deepest folder every file is in.
+fn common_folder(files: &[PathBuf]) -> PathBuf {
+    let mut common: Option<PathBuf> = None;
+    for f in files {
+        let parent = f.parent().map(Path::to_path_buf).unwrap_or_default();
+        common = Some(match common {
+            None => parent,
+            Some(c) => c.components().zip(parent.components()).take_while(|(x, y)| x == y).map(|(x, _)| x).collect(),
+        });
+    }
+    common.unwrap_or_default()
+}
+
+/// Classifies photo files into `sink`; returns (failed, total).
+fn classify_photos(
+    engine: &Engine,
+    classifier: &Classifier<'_>,
+    a: &ClassifyArgs,
+    files: &[PathBuf],
+    done: &HashSet<String>,
+    sink: &mut dyn Sink,
+) -> Result<(usize, usize)> {
+    let files: Vec<PathBuf> = files.iter().filter(|f| !done.contains(&f.display().to_string())).cloned().collect();
+    say_resumed(a, files.len(), done.len());
     let progress = bar(files.len() as u64, "classifying");
     let (mut failed, mut written) = (0usize, Ok(()));
-    engine.classify_files(&classifier, &files, a.batch_size as usize, |i, answer| {
+    engine.classify_files(classifier, &files, a.batch_size as usize, |i, answer| {
         progress.inc(1);
-        let name = files[i].display().to_string();
-        let tags = a.exif.then(|| exif_cells(&files[i]));
-        let row = match answer {
-            Ok(answer) => out.answer(&engine, &name, answer, tags.as_deref()),
+        let outcome = match answer {
+            Ok(answer) => Ok(vec![Unit { subject: None, answer: Ok(answer) }]),
             Err(e) => {
                 failed += 1;
                 let message = crate::error_message(&anyhow::Error::from(e));
                 progress.suspend(|| eprintln!("error: {message}"));
-                out.error(&name, &message)
+                Err(message)
             }
         };
+        let result = PhotoResult { file: files[i].display().to_string(), path: files[i].clone(), outcome, tags: tags(a, &files[i]) };
         if written.is_ok() {
-            written = row;
+            written = sink.photo(engine, &result);
         }
     })?;
     written?;
-    out.finish()?;
     progress.finish_and_clear();
-    eprintln!("classified {} of {} images (mode: {})", files.len() - failed, files.len(), mode(&classifier, &a));
-    Ok(if failed > 0 { EXIT_SOME_FAILED } else { 0 })
+    Ok((failed, files.len()))
+}
+
+/// Classifies a detection file's photos into `sink`; returns (failed, total).
+fn classify_detections(
+    engine: &Engine,
+    classifier: &Classifier<'_>,
+    a: &ClassifyArgs,
+    file: &DetectionFile,
+    root: &Path,
+    done: &HashSet<String>,
+    sink: &mut dyn Sink,
+) -> Result<(usize, usize)> {
+    let plan = CropPlan { threshold: a.detection_threshold, shape: a.crop, whole_when_none: a.whole_images };
+    let todo: Vec<usize> = (0..file.images().len()).filter(|&i| !done.contains(&file.images()[i].file)).collect();
+    say_resumed(a, todo.len(), file.images().len() - todo.len());
+    let progress = bar(todo.len() as u64, "classifying");
+    let (mut failed, mut written) = (0usize, Ok(()));
+    engine.classify_detections(classifier, file, root, &plan, &todo, a.batch_size as usize, |i, answers| {
+        progress.inc(1);
+        let image = &file.images()[i];
+        let outcome = match answers {
+            Ok(units) => Ok(units
+                .into_iter()
+                .map(|(subject, answer)| {
+                    let detection = match subject {
+                        EngineSubject::Detection(d) => Some(d),
+                        EngineSubject::Whole => None,
+                    };
+                    let conf = detection.map(|d| image.detections[d].conf);
+                    let answer = answer.map_err(|e| {
+                        let message = crate::error_message(&anyhow::Error::from(e));
+                        progress.suspend(|| eprintln!("error: {message}"));
+                        message
+                    });
+                    Unit { subject: Some(Subject { detection, conf }), answer }
+                })
+                .collect()),
+            Err(e) => {
+                failed += 1;
+                let message = crate::error_message(&anyhow::Error::from(e));
+                progress.suspend(|| eprintln!("error: {message}"));
+                Err(message)
+            }
+        };
+        let path = DetectionFile::locate(image, root);
+        let result = PhotoResult { file: image.file.clone(), tags: tags(a, &path), path, outcome };
+        if written.is_ok() {
+            written = sink.photo(engine, &result);
+        }
+    })?;
+    written?;
+    progress.finish_and_clear();
+    Ok((failed, todo.len()))
+}
+
+fn say_resumed(a: &ClassifyArgs, todo: usize, done: usize) {
+    if let (true, Some(out)) = (a.resume, &a.output) {
+        eprintln!("resuming {}: {done} photos already done, {todo} to go", out.display());
+    }
+}
+
+/// `--exif`: the photo's tags, read from its head.
+fn tags(a: &ClassifyArgs, path: &Path) -> Option<PhotoTags> {
+    a.exif.then(|| PhotoTags::read(&file_head(path, 1 << 20)))
 }
 
 /// The taxa `--within` or `--subset` keep, if either was given.
@@ -230,189 +487,11 @@ fn classifier<'e>(engine: &'e Engine, a: &ClassifyArgs, scope: Option<&'e [Taxon
     Ok(Classifier::Labels { classifier: engine.label_classifier(&classes, bins)?, k: a.k })
 }
 
-/// What `--exif` adds to every row.
-const EXIF_COLUMNS: [&str; 4] = ["datetime_original", "gps_latitude", "gps_longitude", "camera_model"];
-
-/// A photo's EXIF time, place and camera as cells, read from the first megabyte of the file
-/// (EXIF sits in a JPEG's first segments, a PNG's first chunks, a small TIFF's first IFD).
-fn exif_cells(path: &Path) -> Vec<Cell> {
-    use std::io::Read;
-    let mut head = Vec::new();
-    if let Ok(f) = std::fs::File::open(path) {
-        let _ = f.take(1 << 20).read_to_end(&mut head);
-    }
-    let tags = arbor_engine::PhotoTags::read(&head);
-    let text = |s: Option<String>| s.map_or(Cell::Null, Cell::Text);
-    let number = |x: Option<f64>| x.map_or(Cell::Null, Cell::Double);
-    vec![text(tags.datetime_original), number(tags.gps_latitude), number(tags.gps_longitude), text(tags.camera_model)]
-}
-
-/// The CSV header line `Rows` writes for `columns`.
-fn csv_header(columns: &[String]) -> String {
-    let mut w = csv::WriterBuilder::new().from_writer(Vec::new());
-    let _ = w.write_record(columns.iter().map(String::as_str).chain(["error"]));
-    String::from_utf8_lossy(&w.into_inner().unwrap_or_default()).trim_end().to_owned()
-}
-
 fn mode(classifier: &Classifier<'_>, a: &ClassifyArgs) -> String {
     match (classifier, a.ef) {
         (Classifier::Labels { .. }, _) => "labels".into(),
         (Classifier::Centroids { .. }, _) => "few-shot centroids".into(),
         (Classifier::Tree { .. }, None) => "exact".into(),
         (Classifier::Tree { .. }, Some(ef)) => format!("approximate (HNSW ef={ef})"),
-    }
-}
-
-fn columns(classifier: &Classifier<'_>, rank: Rank) -> Vec<String> {
-    let mut c = vec!["file_name".to_string()];
-    match classifier {
-        Classifier::Labels { .. } | Classifier::Centroids { .. } => c.push("classification".into()),
-        Classifier::Tree { question: TreeQuestion::Deepest(_), .. } => {
-            c.extend(["rank", "name", "lineage"].map(String::from));
-        }
-        Classifier::Tree { question: TreeQuestion::Top { .. }, .. } => {
-            c.extend(
-                rank.down_to()
-                    .iter()
-                    .map(|r| if *r == Rank::Species { "species_epithet".into() } else { r.to_string() }),
-            );
-            if rank == Rank::Species {
-                c.extend(["species", "common_name"].map(String::from));
-            }
-        }
-    }
-    c.push("score".into());
-    c
-}
-
-/// One photo's rows of cells (without the file name).
-fn answer_rows(engine: &Engine, answer: Answer) -> Result<Vec<Vec<Cell>>> {
-    Ok(match answer {
-        Answer::Taxa(hits) => hits.into_iter().map(|h| rank_row(engine, h)).collect::<Result<_>>()?,
-        Answer::Deepest(hit) => vec![open_set_row(hit)],
-        Answer::Labels(hits) => hits.into_iter().map(|h| vec![h.label.into(), h.score.into()]).collect(),
-        Answer::Classes(hits) => hits.into_iter().map(|h| vec![h.label.into(), h.score.into()]).collect(),
-    })
-}
-
-fn rank_row(engine: &Engine, h: RankHit) -> Result<Vec<Cell>> {
-    let mut row: Vec<Cell> = h.path.iter().map(|p| p.as_str().into()).collect();
-    if let Some(id) = h.taxon {
-        let t = engine.index()?.taxon(id)?;
-        row.push(t.lineage.species().into());
-        row.push(t.common_name.into());
-    }
-    row.push(h.score.into());
-    Ok(row)
-}
-
-fn open_set_row(hit: Option<RankHit>) -> Vec<Cell> {
-    match hit {
-        None => vec!["unknown".into(), "".into(), "".into(), Cell::Null],
-        Some(h) => {
-            let name = match h.rank {
-                Rank::Species => format!("{} {}", h.path[5], h.path[6]),
-                r => h.path[r.depth()].clone(),
-            };
-            vec![h.rank.to_string().into(), name.into(), h.path.join(" ").into(), h.score.into()]
-        }
-    }
-}
-
-/// Writes result rows: CSV and JSON lines streamed and flushed per image; the table, for
-/// people, kept until the end so its columns can be aligned.
-struct Rows {
-    format: RowFormat,
-    out: Box<dyn Write>,
-    columns: Vec<String>,
-    table: Vec<Vec<Cell>>,
-}
-
-impl Rows {
-    /// Rows to `path` (or stdout); `append` carries on a file a resumed run already started.
-    fn new(format: RowFormat, path: Option<&Path>, columns: Vec<String>, append: bool) -> Result<Rows> {
-        let out: Box<dyn Write> = match path {
-            Some(p) => {
-                let file =
-                    std::fs::OpenOptions::new().create(true).write(true).append(append).truncate(!append).open(p);
-                Box::new(BufWriter::new(file.with_context(|| format!("{}: cannot create", p.display()))?))
-            }
-            None => Box::new(BufWriter::new(std::io::stdout())),
-        };
-        let mut rows = Rows { format, out, columns, table: Vec::new() };
-        if format == RowFormat::Csv && !append {
-            let mut header = rows.columns.clone();
-            header.push("error".into());
-            rows.csv_line(&header)?;
-        }
-        rows.out.flush()?;
-        Ok(rows)
-    }
-
-    fn answer(&mut self, engine: &Engine, file: &str, answer: Answer, tags: Option<&[Cell]>) -> Result<()> {
-        for mut cells in answer_rows(engine, answer)? {
-            if let Some(tags) = tags {
-                // The answer's columns first (a short open-set row is padded), then the tags.
-                cells.resize(self.columns.len() - 1 - tags.len(), Cell::Null);
-                cells.extend_from_slice(tags);
-            }
-            self.write(file, cells, None)?;
-        }
-        self.out.flush()?;
-        Ok(())
-    }
-
-    fn error(&mut self, file: &str, message: &str) -> Result<()> {
-        self.write(file, Vec::new(), Some(message))?;
-        self.out.flush()?;
-        Ok(())
-    }
-
-    fn write(&mut self, file: &str, cells: Vec<Cell>, error: Option<&str>) -> Result<()> {
-        match self.format {
-            RowFormat::Csv => {
-                let mut row = vec![file.to_string()];
-                row.extend(cells.iter().map(Cell::to_string));
-                row.resize(self.columns.len(), String::new());
-                row.push(error.unwrap_or("").to_string());
-                self.csv_line(&row)?;
-            }
-            RowFormat::Jsonl => {
-                let mut obj = serde_json::Map::new();
-                obj.insert("file_name".into(), file.into());
-                for (c, v) in self.columns[1..].iter().zip(&cells) {
-                    obj.insert(c.clone(), v.to_json());
-                }
-                if let Some(e) = error {
-                    obj.insert("error".into(), e.into());
-                }
-                writeln!(self.out, "{}", serde_json::Value::Object(obj))?;
-            }
-            RowFormat::Table => {
-                let mut row: Vec<Cell> = vec![file.into()];
-                match error {
-                    Some(e) => row.push(format!("error: {e}").into()),
-                    None => row.extend(cells),
-                }
-                self.table.push(row);
-            }
-        }
-        Ok(())
-    }
-
-    fn finish(&mut self) -> Result<()> {
-        if self.format == RowFormat::Table {
-            let header: Vec<&str> = self.columns.iter().map(String::as_str).collect();
-            self.out.write_all(table(&header, &self.table).as_bytes())?;
-        }
-        self.out.flush()?;
-        Ok(())
-    }
-
-    fn csv_line(&mut self, row: &[String]) -> Result<()> {
-        let mut w = csv::WriterBuilder::new().from_writer(Vec::new());
-        w.write_record(row)?;
-        self.out.write_all(&w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?)?;
-        Ok(())
     }
 }

@@ -123,6 +123,20 @@ impl ImageFormat {
         Self::from_extension(ext).is_some_and(Self::is_decoded)
     }
 
+    /// The IANA media type (`image/jpeg`), as Camtrap DP's `fileMediatype` wants it.
+    pub fn media_type(self) -> &'static str {
+        match self {
+            Self::Jpeg => "image/jpeg",
+            Self::Png => "image/png",
+            Self::Webp => "image/webp",
+            Self::Tiff => "image/tiff",
+            Self::Bmp => "image/bmp",
+            Self::Gif => "image/gif",
+            Self::Avif => "image/avif",
+            Self::Heif => "image/heic",
+        }
+    }
+
     pub(super) fn name(self) -> &'static str {
         match self {
             Self::Jpeg => "JPEG",
