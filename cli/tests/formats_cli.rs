@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{arbor, arg, fixtures, model};
+use common::{arbor, arg, fixtures, jpeg_with_exif, model};
 
 #[test]
 fn a_folder_of_every_form_embeds_what_pil_reads() {
@@ -84,46 +84,6 @@ fn exif_orientation_is_an_option_of_every_photo_command() {
         "--exif-orient",
     ])
     .success();
-}
-
-/// A JPEG with an EXIF block (camera, time, and a position south and east) spliced in after SOI.
-fn jpeg_with_exif(jpeg: &[u8]) -> Vec<u8> {
-    let mut t = b"MM\0*".to_vec();
-    t.extend(8u32.to_be_bytes());
-    let entry = |t: &mut Vec<u8>, tag: u16, kind: u16, count: u32, value: [u8; 4]| {
-        t.extend(tag.to_be_bytes());
-        t.extend(kind.to_be_bytes());
-        t.extend(count.to_be_bytes());
-        t.extend(value);
-    };
-    t.extend(3u16.to_be_bytes());
-    entry(&mut t, 0x0110, 2, 4, *b"Cam\0");
-    entry(&mut t, 0x8769, 4, 1, 50u32.to_be_bytes());
-    entry(&mut t, 0x8825, 4, 1, 90u32.to_be_bytes());
-    t.extend(0u32.to_be_bytes());
-    t.resize(50, 0);
-    t.extend(1u16.to_be_bytes());
-    entry(&mut t, 0x9003, 2, 20, 68u32.to_be_bytes());
-    t.extend(0u32.to_be_bytes());
-    t.extend(b"2025:01:02 03:04:05\0");
-    t.resize(90, 0);
-    t.extend(4u16.to_be_bytes());
-    entry(&mut t, 1, 2, 2, *b"S\0\0\0");
-    entry(&mut t, 2, 5, 3, 144u32.to_be_bytes());
-    entry(&mut t, 3, 2, 2, *b"W\0\0\0");
-    entry(&mut t, 4, 5, 3, 168u32.to_be_bytes());
-    t.extend(0u32.to_be_bytes());
-    for (n, d) in [(1u32, 1u32), (30, 1), (0, 1), (70, 1), (15, 1), (0, 1)] {
-        t.extend(n.to_be_bytes());
-        t.extend(d.to_be_bytes());
-    }
-    let mut out = jpeg[..2].to_vec();
-    out.extend([0xFF, 0xE1]);
-    out.extend(((2 + 6 + t.len()) as u16).to_be_bytes());
-    out.extend(b"Exif\0\0");
-    out.extend(t);
-    out.extend(&jpeg[2..]);
-    out
 }
 
 #[test]

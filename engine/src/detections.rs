@@ -512,6 +512,29 @@ mod tests {
         assert_eq!((w, h), (4, 2));
     }
 
+    /// The fixture cat photo cut by `crop_detection` and by a plain loop over its pixels
+    /// (`int(v * size)` per coordinate): the same bytes, for boxes inside, at and across edges.
+    #[test]
+    fn crops_of_a_real_photo_are_its_pixels() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/fixtures/openclip/images/chelsea.png");
+        let bytes = std::fs::read(path).unwrap();
+        let image = crate::preprocess::Preprocessor::new(crate::preprocess::Pipeline::Squash, 224)
+            .unwrap()
+            .decode(&bytes, path)
+            .unwrap();
+        let (w, h, rgb) = (image.width(), image.height(), image.to_rgb());
+        for b in [[0.2151, 0.1033, 0.4, 0.61], [0.9, 0.0, 0.1, 0.9], [0.0, 0.0, 1.0, 1.0], [0.333, 0.777, 0.5, 0.223]] {
+            let bbox = BBox::new(b[0], b[1], b[2], b[3]).unwrap();
+            let (x0, y0) = ((b[0] * w as f64) as usize, (b[1] * h as f64) as usize);
+            let (bw, bh) = ((b[2] * w as f64) as usize, (b[3] * h as f64) as usize);
+            let mut want = Vec::new();
+            for y in y0..y0 + bh {
+                want.extend_from_slice(&rgb[(y * w + x0) * 3..(y * w + x0 + bw) * 3]);
+            }
+            assert_eq!(crop_detection(&image, bbox, CropShape::Box).unwrap(), (bw, bh, want), "{b:?}");
+        }
+    }
+
     #[test]
     fn malformed_files_name_the_place() {
         let p = Path::new("md.json");

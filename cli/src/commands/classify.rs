@@ -165,6 +165,9 @@ pub struct ClassifyArgs {
     /// camtrap-dp: who made the package.
     #[arg(long)]
     contributor: Option<String>,
+    /// Stop after this many photos, as a killed run would (for testing --resume).
+    #[arg(long, hide = true)]
+    stop_after: Option<usize>,
     /// Images per model call, and per pass over the taxa's vectors when scoring the whole tree.
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..))]
     batch_size: u32,
@@ -203,7 +206,11 @@ pub fn run(a: ClassifyArgs) -> Result<u8> {
     }
     let scope_ids = scope(&engine, &a)?;
     let classifier = classifier(&engine, &a, scope_ids.as_deref())?;
-    let (mut sink, done) = sink(&a, &classifier, &work, detections.as_ref())?;
+    let (sink, done) = sink(&a, &classifier, &work, detections.as_ref())?;
+    let mut sink: Box<dyn Sink> = match a.stop_after {
+        Some(limit) => Box::new(StopAfter { inner: sink, limit }),
+        None => sink,
+    };
     let done = done.unwrap_or_default();
     let (failed, total) = match (&work, &detections) {
         (Work::Detections { root, animals }, Some(file)) => {
@@ -218,6 +225,27 @@ pub fn run(a: ClassifyArgs) -> Result<u8> {
     sink.finish(&engine)?;
     eprintln!("classified {} of {} images (mode: {})", total - failed, total, mode(&classifier, &a));
     Ok(if failed > 0 { EXIT_SOME_FAILED } else { 0 })
+}
+
+/// `--stop-after`: passes `limit` photos on, then drops the rest and never finishes, leaving
+/// the output as a kill would.
+struct StopAfter {
+    inner: Box<dyn Sink>,
+    limit: usize,
+}
+
+impl Sink for StopAfter {
+    fn photo(&mut self, engine: &Engine, result: &PhotoResult) -> Result<()> {
+        if self.limit == 0 {
+            return Ok(());
+        }
+        self.limit -= 1;
+        self.inner.photo(engine, result)
+    }
+
+    fn finish(self: Box<Self>, _: &Engine) -> Result<()> {
+        anyhow::bail!("stopped early (--stop-after)")
+    }
 }
 
 /// What the run goes through.

@@ -202,3 +202,70 @@ pub fn assert_same_csv(ours: &str, path: &Path, tolerance: f64) {
         assert_eq!(&g[want_header.len()], "", "{expected} row {i} has no error");
     }
 }
+
+/// A JPEG with an EXIF block (camera, time, and a position south and east) spliced in after SOI.
+pub fn jpeg_with_exif(jpeg: &[u8]) -> Vec<u8> {
+    let mut t = b"MM\0*".to_vec();
+    t.extend(8u32.to_be_bytes());
+    let entry = |t: &mut Vec<u8>, tag: u16, kind: u16, count: u32, value: [u8; 4]| {
+        t.extend(tag.to_be_bytes());
+        t.extend(kind.to_be_bytes());
+        t.extend(count.to_be_bytes());
+        t.extend(value);
+    };
+    t.extend(3u16.to_be_bytes());
+    entry(&mut t, 0x0110, 2, 4, *b"Cam\0");
+    entry(&mut t, 0x8769, 4, 1, 50u32.to_be_bytes());
+    entry(&mut t, 0x8825, 4, 1, 90u32.to_be_bytes());
+    t.extend(0u32.to_be_bytes());
+    t.resize(50, 0);
+    t.extend(1u16.to_be_bytes());
+    entry(&mut t, 0x9003, 2, 20, 68u32.to_be_bytes());
+    t.extend(0u32.to_be_bytes());
+    t.extend(b"2025:01:02 03:04:05\0");
+    t.resize(90, 0);
+    t.extend(4u16.to_be_bytes());
+    entry(&mut t, 1, 2, 2, *b"S\0\0\0");
+    entry(&mut t, 2, 5, 3, 144u32.to_be_bytes());
+    entry(&mut t, 3, 2, 2, *b"W\0\0\0");
+    entry(&mut t, 4, 5, 3, 168u32.to_be_bytes());
+    t.extend(0u32.to_be_bytes());
+    for (n, d) in [(1u32, 1u32), (30, 1), (0, 1), (70, 1), (15, 1), (0, 1)] {
+        t.extend(n.to_be_bytes());
+        t.extend(d.to_be_bytes());
+    }
+    let mut out = jpeg[..2].to_vec();
+    out.extend([0xFF, 0xE1]);
+    out.extend(((2 + 6 + t.len()) as u16).to_be_bytes());
+    out.extend(b"Exif\0\0");
+    out.extend(t);
+    out.extend(&jpeg[2..]);
+    out
+}
+
+/// An 8-bit RGB PNG's size and pixels.
+pub fn read_png_rgb(path: &Path) -> (usize, usize, Vec<u8>) {
+    let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(path).expect("open png")));
+    let mut reader = decoder.read_info().expect("png header");
+    let mut buf = vec![0; reader.output_buffer_size().expect("png size")];
+    let info = reader.next_frame(&mut buf).expect("png pixels");
+    assert_eq!((info.color_type, info.bit_depth), (png::ColorType::Rgb, png::BitDepth::Eight), "an RGB8 PNG");
+    buf.truncate(info.buffer_size());
+    (info.width as usize, info.height as usize, buf)
+}
+
+/// Writes 8-bit RGB pixels as a PNG.
+pub fn write_png_rgb(path: &Path, width: usize, height: usize, pixels: &[u8]) {
+    let file = std::fs::File::create(path).expect("create png");
+    let mut encoder = png::Encoder::new(std::io::BufWriter::new(file), width as u32, height as u32);
+    encoder.set_color(png::ColorType::Rgb);
+    encoder.set_depth(png::BitDepth::Eight);
+    encoder.write_header().and_then(|mut w| w.write_image_data(pixels)).expect("write png");
+}
+
+/// The checkpoint file beside an md-json or Camtrap DP output while a run is under way.
+pub fn sidecar(output: &Path) -> PathBuf {
+    let mut name = output.file_name().expect("a file name").to_os_string();
+    name.push(".partial.jsonl");
+    output.with_file_name(name)
+}
