@@ -38,6 +38,97 @@ pub fn photo_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
     Ok(photos.files)
 }
 
+/// The photos the arguments name, as a stream: a thread walks the folders (and reads `-`'s
+/// paths from stdin) while photos are classified, through a bounded queue, so nothing per
+/// photo is held however many there are. Paths on stdin that do not exist are passed on (the
+/// classifier reports them like any unreadable photo).
+pub struct PhotoStream {
+    first: Option<PathBuf>,
+    rx: Option<std::sync::mpsc::Receiver<PathBuf>>,
+    /// How many photos the walk has found so far.
+    pub found: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    walker: std::thread::JoinHandle<Result<arbor_engine::Skipped>>,
+}
+
+/// How many found photos may wait for the classifier.
+const QUEUE: usize = 4096;
+
+impl PhotoStream {
+    /// Starts the walk; fails at once if an argument does not exist or nothing is found.
+    pub fn start(paths: &[PathBuf]) -> Result<PhotoStream> {
+        for p in paths.iter().filter(|p| p.as_os_str() != "-") {
+            std::fs::metadata(p).with_context(|| format!("{}: cannot read", p.display()))?;
+        }
+        let folders: Vec<PathBuf> = paths.iter().filter(|p| p.is_dir()).cloned().collect();
+        let args = paths.to_vec();
+        let (tx, rx) = std::sync::mpsc::sync_channel(QUEUE);
+        let found = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let counter = found.clone();
+        let walker = std::thread::spawn(move || -> Result<arbor_engine::Skipped> {
+            let mut walk = arbor_engine::PhotoWalk::new(&folders)?;
+            let mut send = |p: PathBuf| {
+                counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                // A closed queue means the classifier stopped; the walk then ends too.
+                let _ = tx.send(p);
+            };
+            for p in &args {
+                if p.as_os_str() != "-" {
+                    walk.add(p, &mut send)?;
+                    continue;
+                }
+                for line in std::io::stdin().lock().lines() {
+                    let line = line.context("reading paths from stdin")?;
+                    let path = PathBuf::from(line.trim());
+                    if path.as_os_str().is_empty() {
+                        continue;
+                    }
+                    if !path.exists() {
+                        send(path);
+                    } else {
+                        walk.add(&path, &mut send)?;
+                    }
+                }
+            }
+            Ok(walk.skipped())
+        });
+        let first = rx.recv().ok();
+        let stream = PhotoStream { first, rx: Some(rx), found, walker };
+        if stream.first.is_none() {
+            let skipped = stream.finish()?;
+            let left_out = skipped.describe().map_or(String::new(), |s| format!(" ({s})"));
+            bail!("no photos found in {}{left_out}", paths_list(paths));
+        }
+        Ok(stream)
+    }
+
+    /// How many photos the walk has found so far.
+    pub fn found(&self) -> u64 {
+        self.found.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// The photos, as the walk finds them.
+    pub fn paths(&mut self) -> impl Iterator<Item = PathBuf> + Send + use<> {
+        self.first.take().into_iter().chain(self.rx.take().into_iter().flatten())
+    }
+
+    /// Waits for the walk's end and says on stderr what it left out.
+    ///
+    /// # Errors
+    /// A folder could not be listed.
+    pub fn finish(self) -> Result<arbor_engine::Skipped> {
+        drop(self.rx);
+        let skipped = self.walker.join().map_err(|_| anyhow::anyhow!("the folder walk failed"))??;
+        if let Some(s) = skipped.describe() {
+            eprintln!("left out: {s}");
+        }
+        Ok(skipped)
+    }
+}
+
+fn paths_list(paths: &[PathBuf]) -> String {
+    paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+}
+
 /// `--cls`: "a,b,c", or a file with one class per line. A value that looks like a file name
 /// (a path separator, or a text/CSV extension, and no comma) must be an existing file, so a
 /// typo is an error and not a class named after it.

@@ -12,11 +12,32 @@ use std::path::Path;
 use anyhow::{Context, Result, bail};
 
 /// What an output file already holds.
+#[derive(Debug, Default)]
 pub struct Done {
-    /// Photos (as written in `file_name`) whose rows are complete.
-    pub files: HashSet<String>,
+    /// Hashes of the photos (as written in `file_name`) whose rows are complete: 8 bytes a
+    /// photo, however long its path, so a million done photos stay small.
+    files: HashSet<u64>,
     /// Whether the file holds anything (a CSV header included), so no header is written again.
     pub started: bool,
+}
+
+impl Done {
+    /// Whether `file` (a `file_name`) is done.
+    pub fn has(&self, file: &str) -> bool {
+        self.files.contains(&key(file))
+    }
+
+    /// How many photos are done.
+    pub fn len(&self) -> usize {
+        self.files.len()
+    }
+}
+
+fn key(file: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    file.hash(&mut h);
+    h.finish()
 }
 
 /// Reads `path` (CSV with `header` as its first line, or JSON lines), cuts it back to its last
@@ -64,7 +85,7 @@ pub fn prepare(path: &Path, csv_header: Option<&str>) -> Result<Done> {
         None => start,
     };
     truncate(path, keep)?;
-    let files: HashSet<String> = named.into_iter().filter(|(at, _)| *at < keep).map(|(_, f)| f).collect();
+    let files: HashSet<u64> = named.into_iter().filter(|(at, _)| *at < keep).map(|(_, f)| key(&f)).collect();
     Ok(Done { files, started: keep > 0 })
 }
 
@@ -95,14 +116,14 @@ mod tests {
         let p = dir.path().join("out.csv");
         std::fs::write(&p, "file_name,score,error\na.jpg,0.5,\na.jpg,0.4,\nb.jpg,0.9,\nb.jpg,0.").unwrap();
         let done = prepare(&p, Some("file_name,score,error")).unwrap();
-        assert_eq!(done.files, HashSet::from(["a.jpg".to_string()]));
+        assert!(done.has("a.jpg") && !done.has("b.jpg") && done.len() == 1);
         assert_eq!(std::fs::read_to_string(&p).unwrap(), "file_name,score,error\na.jpg,0.5,\na.jpg,0.4,\n");
         let e = prepare(&p, Some("file_name,rank,error")).err().unwrap().to_string();
         assert!(e.contains("columns"), "{e}");
         let j = dir.path().join("out.jsonl");
         std::fs::write(&j, "{\"file_name\":\"a\"}\n{\"file_name\":\"b\"}\n{\"file_na").unwrap();
         let done = prepare(&j, None).unwrap();
-        assert_eq!(done.files, HashSet::from(["a".to_string()]));
+        assert!(done.has("a") && done.len() == 1);
         assert!(done.started);
         assert!(!prepare(&dir.path().join("missing"), None).unwrap().started);
     }

@@ -141,21 +141,39 @@ impl<B: Backend> Embedder<B> {
         batch_size: usize,
         mut each: impl FnMut(usize, Result<Vec<f32>>),
     ) -> Result<()> {
+        self.embed_stream(paths.iter().cloned(), batch_size, |i, _, r| each(i, r))
+    }
+
+    /// [`Embedder::embed_files`] over a stream of paths (a walk under way, a pipe): at most
+    /// two batches are held at a time, so memory does not grow with the number of files.
+    /// `each(i, path, result)` is called in the stream's order.
+    pub fn embed_stream(
+        &self,
+        paths: impl Iterator<Item = PathBuf> + Send,
+        batch_size: usize,
+        mut each: impl FnMut(usize, PathBuf, Result<Vec<f32>>),
+    ) -> Result<()> {
         let batch_size = batch_size.max(1);
         let dim = self.dim();
-        let (tx, rx) = mpsc::sync_channel::<(usize, Vec<Result<PixelTensor>>)>(1);
+        type Decoded = (usize, Vec<PathBuf>, Vec<Result<PixelTensor>>);
+        let (tx, rx) = mpsc::sync_channel::<Decoded>(1);
         let preprocessor = &self.preprocessor;
         std::thread::scope(|scope| -> Result<()> {
             scope.spawn(move || {
-                for (b, chunk) in paths.chunks(batch_size).enumerate() {
+                let mut paths = paths.peekable();
+                let mut start = 0;
+                while paths.peek().is_some() {
+                    let chunk: Vec<PathBuf> = paths.by_ref().take(batch_size).collect();
                     let decoded: Vec<Result<PixelTensor>> =
                         chunk.par_iter().map(|p| preprocessor.load(p).map_err(EngineError::from)).collect();
-                    if tx.send((b * batch_size, decoded)).is_err() {
+                    let n = chunk.len();
+                    if tx.send((start, chunk, decoded)).is_err() {
                         return;
                     }
+                    start += n;
                 }
             });
-            for (start, decoded) in rx {
+            for (start, chunk, decoded) in rx {
                 let mut tensors = Vec::with_capacity(decoded.len());
                 let failures: Vec<Option<EngineError>> = decoded
                     .into_iter()
@@ -169,8 +187,8 @@ impl<B: Backend> Embedder<B> {
                     .collect();
                 let features = self.embed_pixels(&tensors)?;
                 let mut rows = features.chunks_exact(dim).map(<[f32]>::to_vec);
-                for (i, failure) in failures.into_iter().enumerate() {
-                    each(start + i, failure.map_or_else(|| Ok(rows.next().unwrap_or_default()), Err));
+                for (i, (failure, path)) in failures.into_iter().zip(chunk).enumerate() {
+                    each(start + i, path, failure.map_or_else(|| Ok(rows.next().unwrap_or_default()), Err));
                 }
             }
             Ok(())

@@ -535,26 +535,43 @@ impl Engine {
         batch_size: usize,
         mut each: impl FnMut(usize, Result<Answer>),
     ) -> Result<()> {
+        self.classify_stream(classifier, files.iter().cloned(), batch_size, |i, _, answer| each(i, answer))
+    }
+
+    /// [`Engine::classify_files`] over a stream of paths (a [`crate::walk_photos`] under way, a
+    /// pipe): memory stays flat however many files flow through. `each(i, path, answer)` is
+    /// called in the stream's order.
+    ///
+    /// # Errors
+    /// The model fails or the index is damaged (the run stops there).
+    pub fn classify_stream(
+        &self,
+        classifier: &Classifier<'_>,
+        files: impl Iterator<Item = PathBuf> + Send,
+        batch_size: usize,
+        mut each: impl FnMut(usize, PathBuf, Result<Answer>),
+    ) -> Result<()> {
         let dim = self.embedder.dim();
         let batch_size = batch_size.max(1);
-        let mut pending: Vec<(usize, Result<Vec<f32>>)> = Vec::with_capacity(batch_size);
-        let mut flush = |pending: &mut Vec<(usize, Result<Vec<f32>>)>| -> Result<()> {
+        type Pending = Vec<(usize, PathBuf, Result<Vec<f32>>)>;
+        let mut pending: Pending = Vec::with_capacity(batch_size);
+        let mut flush = |pending: &mut Pending| -> Result<()> {
             let mut features = Vec::with_capacity(pending.len() * dim);
-            for (_, r) in pending.iter_mut() {
+            for (_, _, r) in pending.iter_mut() {
                 if let Ok(f) = r {
                     normalize_row(f);
                     features.extend_from_slice(f);
                 }
             }
             let mut answers = classifier.answer(&features, dim)?.into_iter();
-            for (i, r) in pending.drain(..) {
-                each(i, r.and_then(|_| answers.next().ok_or_else(|| EngineError::Invalid("no answer".into()))));
+            for (i, path, r) in pending.drain(..) {
+                each(i, path, r.and_then(|_| answers.next().ok_or_else(|| EngineError::Invalid("no answer".into()))));
             }
             Ok(())
         };
         let mut failure = Ok(());
-        self.embedder.embed_files(files, batch_size, |i, r| {
-            pending.push((i, r));
+        self.embedder.embed_stream(files, batch_size, |i, path, r| {
+            pending.push((i, path, r));
             if pending.len() >= batch_size && failure.is_ok() {
                 failure = flush(&mut pending);
             }

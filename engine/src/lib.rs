@@ -81,7 +81,7 @@ pub use identity::{ModelIdentity, short_identity};
 
 // Inputs: photos, labels and captions.
 pub use captions::{OPENAI_IMAGENET_TEMPLATES, Templates, TextType, tree_of_life_label};
-pub use photos::{Photos, Skipped, find_photos};
+pub use photos::{PhotoWalk, Photos, Skipped, find_photos, walk_photos};
 pub use preprocess::{
     ColorMode, DecodedImage, ImageFormat, MAX_PIXELS, OPENAI_MEAN, OPENAI_STD, Orientation, PIL_MAX_IMAGE_PIXELS,
     Palette, PhotoTags, Pipeline, PixelTensor, PreprocessError, Preprocessor, Window, crop_pixels, decode_image,

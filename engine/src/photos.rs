@@ -1,9 +1,10 @@
 //! Finding the photos in what a user points at: files as given, folders walked.
 //!
-//! A walk visits every file once however links are laid out (each folder and file is
-//! recognised by its canonical path, so `sub/up -> ..` ends instead of looping and a link to a
-//! folder does not list its photos twice), leaves out hidden files and macOS's `._*`
-//! resource forks, and counts what it left out so the user can be told.
+//! A walk visits every file once however links are laid out (each folder is recognised by its
+//! canonical path, so `sub/up -> ..` ends instead of looping and a link to a folder does not
+//! list its photos twice; a link to a file the walk finds anyway is left to the walk), leaves
+//! out hidden files and macOS's `._*` resource forks, and counts what it left out so the user
+//! can be told. It streams ([`walk_photos`]): nothing per photo is kept.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -64,56 +65,139 @@ impl Skipped {
 /// # Errors
 /// A path that does not exist, or a folder that cannot be listed.
 pub fn find_photos(paths: &[PathBuf]) -> Result<Photos> {
-    let mut walk = Walk::default();
+    let mut files = Vec::new();
+    let skipped = walk_photos(paths, |p| files.push(p))?;
+    Ok(Photos { files, skipped })
+}
+
+/// [`find_photos`] as a stream: each photo is handed to `each` as the walk finds it, and the
+/// walk keeps no list of them, so a folder of a million photos costs the memory of its
+/// folders' names. Files are told apart without a list: a file a link points to, or a file
+/// named on the command line, that lies inside a folder being walked is the walk's (it is
+/// found there, once); only files outside every walked folder are remembered, to take each of
+/// them once.
+///
+/// # Errors
+/// A path that does not exist, or a folder that cannot be listed.
+pub fn walk_photos(paths: &[PathBuf], mut each: impl FnMut(PathBuf)) -> Result<Skipped> {
+    let folders: Vec<PathBuf> = paths.iter().filter(|p| p.is_dir()).cloned().collect();
+    let mut walk = PhotoWalk::new(&folders)?;
     for p in paths {
-        let meta = std::fs::metadata(p).map_err(|source| EngineError::Io { path: p.clone(), source })?;
-        if meta.is_dir() {
-            walk.folder(p)?;
-        } else {
-            walk.file(p.clone());
-        }
+        walk.add(p, &mut each)?;
     }
-    Ok(walk.photos)
+    Ok(walk.skipped())
 }
 
-#[derive(Default)]
-struct Walk {
-    photos: Photos,
-    seen_files: HashSet<PathBuf>,
+/// A walk fed one path at a time (paths read from a pipe, say): [`walk_photos`] without the
+/// list. Give it the folders that will be walked up front, so files named before their folder
+/// are known to be the folder's.
+#[derive(Debug, Default)]
+pub struct PhotoWalk {
+    skipped: Skipped,
+    /// The walked folders, canonical.
+    roots: Vec<PathBuf>,
+    /// Folders already walked (canonical), so links cannot loop or walk one twice.
     seen_dirs: HashSet<PathBuf>,
+    /// Hashes of the canonical paths of files taken from outside the walked folders.
+    seen_outside: HashSet<u64>,
 }
 
-impl Walk {
-    fn file(&mut self, path: PathBuf) {
-        let key = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
-        if self.seen_files.insert(key) {
-            self.photos.files.push(path);
+impl PhotoWalk {
+    /// A walk that will go through `folders` (among other paths).
+    ///
+    /// # Errors
+    /// A folder that does not exist.
+    pub fn new(folders: &[PathBuf]) -> Result<PhotoWalk> {
+        let mut walk = PhotoWalk::default();
+        for f in folders {
+            walk.roots.push(std::fs::canonicalize(f).map_err(|source| EngineError::Io { path: f.clone(), source })?);
+        }
+        Ok(walk)
+    }
+
+    /// Walks `path`: a folder recursively, a file as it is; each photo found goes to `each`.
+    ///
+    /// # Errors
+    /// The path does not exist, or a folder cannot be listed.
+    pub fn add(&mut self, path: &Path, each: &mut impl FnMut(PathBuf)) -> Result<()> {
+        let meta = std::fs::metadata(path).map_err(|source| EngineError::Io { path: path.to_owned(), source })?;
+        if meta.is_dir() {
+            let canonical =
+                std::fs::canonicalize(path).map_err(|source| EngineError::Io { path: path.to_owned(), source })?;
+            if !self.roots.contains(&canonical) {
+                self.roots.push(canonical);
+            }
+            self.folder(path, each)
         } else {
-            self.photos.skipped.revisited += 1;
+            self.outside_file(path.to_owned(), each);
+            Ok(())
         }
     }
 
-    fn folder(&mut self, dir: &Path) -> Result<()> {
+    /// What the walk has left out so far.
+    pub fn skipped(&self) -> Skipped {
+        self.skipped
+    }
+}
+
+impl PhotoWalk {
+    /// Whether the walk itself takes `canonical` (a photo file): it lies under a walked
+    /// folder, through no hidden folder, with an extension the walk takes.
+    fn walk_takes(&self, canonical: &Path) -> bool {
+        self.roots.iter().any(|root| {
+            canonical.strip_prefix(root).is_ok_and(|rest| {
+                !rest.components().any(|c| c.as_os_str().to_str().is_some_and(|n| n.starts_with('.')))
+            })
+        }) && canonical.extension().and_then(|e| e.to_str()).is_some_and(ImageFormat::decodes_extension)
+    }
+
+    /// A file named explicitly, reached through a link, or in a folder outside the walked
+    /// ones: taken once, unless the walk takes it where it really is.
+    fn outside_file(&mut self, path: PathBuf, each: &mut impl FnMut(PathBuf)) {
+        let canonical = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
+        if self.walk_takes(&canonical) {
+            self.skipped.revisited += 1;
+            return;
+        }
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        std::hash::Hash::hash(&canonical, &mut hasher);
+        if self.seen_outside.insert(std::hash::Hasher::finish(&hasher)) {
+            each(path);
+        } else {
+            self.skipped.revisited += 1;
+        }
+    }
+
+    /// Walks `dir`. A folder that no walked folder holds (reached through a link) has its files
+    /// remembered, as [`PhotoWalk::outside_file`] does.
+    fn folder(&mut self, dir: &Path, each: &mut impl FnMut(PathBuf)) -> Result<()> {
         let io = |source| EngineError::Io { path: dir.to_owned(), source };
         let key = std::fs::canonicalize(dir).map_err(io)?;
-        if !self.seen_dirs.insert(key) {
-            self.photos.skipped.revisited += 1;
+        if !self.seen_dirs.insert(key.clone()) {
+            self.skipped.revisited += 1;
             return Ok(());
         }
-        let mut entries: Vec<PathBuf> =
-            std::fs::read_dir(dir).map_err(io)?.filter_map(|e| e.ok().map(|e| e.path())).collect();
-        entries.sort();
-        for entry in entries {
+        let outside = !self.roots.iter().any(|r| key.starts_with(r));
+        let mut entries: Vec<(PathBuf, std::fs::FileType)> = std::fs::read_dir(dir)
+            .map_err(io)?
+            .filter_map(|e| e.ok())
+            .filter_map(|e| Some((e.path(), e.file_type().ok()?)))
+            .collect();
+        entries.sort_by(|a, b| a.0.cmp(&b.0));
+        for (entry, kind) in entries {
+            let link = kind.is_symlink();
+            let is_dir = if link { entry.is_dir() } else { kind.is_dir() };
             if is_hidden(&entry) {
-                self.photos.skipped.hidden += 1;
-            } else if entry.is_dir() {
-                self.folder(&entry)?;
+                self.skipped.hidden += 1;
+            } else if is_dir {
+                self.folder(&entry, each)?;
             } else {
                 let format = entry.extension().and_then(|e| e.to_str()).and_then(ImageFormat::from_extension);
                 match format {
-                    Some(f) if f.is_decoded() => self.file(entry),
-                    Some(_) => self.photos.skipped.undecoded += 1,
-                    None => self.photos.skipped.other += 1,
+                    Some(f) if f.is_decoded() && (link || outside) => self.outside_file(entry, each),
+                    Some(f) if f.is_decoded() => each(entry),
+                    Some(_) => self.skipped.undecoded += 1,
+                    None => self.skipped.other += 1,
                 }
             }
         }
@@ -150,15 +234,39 @@ mod tests {
         std::os::unix::fs::symlink("sub", root.join("sub-link")).unwrap();
         std::os::unix::fs::symlink("a.jpg", root.join("a-link.jpg")).unwrap();
         let found = find_photos(&[root.clone(), root.join("a.jpg")]).unwrap();
-        // The link sorts first, so a.jpg is the second visit of that file. HEIC is decoded only
+        // The link to a.jpg and a.jpg named again are the walk's a.jpg. HEIC is decoded only
         // with the `heif` feature.
         let heif = cfg!(feature = "heif");
-        let mut want = vec![root.join("a-link.jpg")];
+        let mut want = vec![root.join("a.jpg")];
         want.extend(heif.then(|| root.join("d.heic")));
         want.push(root.join("sub/b.PNG"));
         assert_eq!(found.files, want);
         assert_eq!(found.skipped, Skipped { hidden: 2, revisited: 5, undecoded: usize::from(!heif), other: 1 });
         assert!(found.skipped.describe().unwrap().contains("2 hidden"));
+    }
+
+    #[test]
+    #[cfg(unix)]
+    fn links_out_of_the_walk_and_back_take_each_photo_once() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (photos, elsewhere) = (tmp.path().join("photos"), tmp.path().join("elsewhere"));
+        touch(&photos.join("sub/x.jpg"));
+        touch(&elsewhere.join("y.jpg"));
+        std::os::unix::fs::symlink(&elsewhere, photos.join("a-out")).unwrap();
+        std::os::unix::fs::symlink(photos.join("sub"), elsewhere.join("back")).unwrap();
+        std::os::unix::fs::symlink(elsewhere.join("y.jpg"), elsewhere.join("y2.jpg")).unwrap();
+        let found = find_photos(std::slice::from_ref(&photos)).unwrap();
+        let canonical: Vec<PathBuf> = found.files.iter().map(|f| std::fs::canonicalize(f).unwrap()).collect();
+        let real = |p: PathBuf| std::fs::canonicalize(p).unwrap();
+        assert_eq!(canonical, [real(photos.join("sub/x.jpg")), real(elsewhere.join("y.jpg"))]);
+        assert_eq!(found.skipped.revisited, 2, "sub through its own name, y.jpg through y2.jpg");
+        // Fed one path at a time, files named before their folder are the folder's.
+        let mut walk = PhotoWalk::new(std::slice::from_ref(&photos)).unwrap();
+        let mut files = Vec::new();
+        walk.add(&photos.join("sub/x.jpg"), &mut |p| files.push(p)).unwrap();
+        walk.add(&photos, &mut |p| files.push(p)).unwrap();
+        assert_eq!(files.len(), 2);
+        assert!(walk.add(Path::new("/no/such/photo.jpg"), &mut |_| ()).is_err());
     }
 
     #[test]

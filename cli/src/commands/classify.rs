@@ -2,7 +2,6 @@
 //! it, the user's own labels and bins, or few-shot centroids. The arguments become an
 //! [`Engine`] and a [`Classifier`]; every check on them is the library's.
 
-use std::collections::HashSet;
 use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 
@@ -15,10 +14,11 @@ use arbor_index::{Rank, Scope, TaxonId};
 use clap::{Args, ValueEnum};
 
 use crate::camtrap::CamtrapDp;
-use crate::inputs::{EXIT_SOME_FAILED, class_list, photo_files};
+use crate::inputs::{EXIT_SOME_FAILED, PhotoStream, class_list};
 use crate::mdjson::MdJson;
 use crate::output::{check_output_dir, check_output_file};
 use crate::progress::bar;
+use crate::resume::Done;
 use crate::results::{PhotoResult, RowFormat, Rows, Sink, Subject, Unit, columns, csv_header, file_head};
 use crate::sidecar::{Checkpointed, sidecar_path};
 
@@ -194,9 +194,9 @@ pub fn run(a: ClassifyArgs) -> Result<u8> {
         engine = engine.pipeline(p);
     }
     let detections = a.detections.as_ref().map(DetectionFile::read).transpose()?;
-    let work = match &detections {
+    let mut work = match &detections {
         Some(file) => Work::Detections { root: detection_root(&a, file)?, animals: file.animal_ids() },
-        None => Work::Photos(photo_files(&a.paths)?),
+        None => Work::Photos(PhotoStream::start(&a.paths)?),
     };
     let engine = engine.open()?;
     if let Ok(index) = engine.index()
@@ -212,16 +212,19 @@ pub fn run(a: ClassifyArgs) -> Result<u8> {
         None => sink,
     };
     let done = done.unwrap_or_default();
-    let (failed, total) = match (&work, &detections) {
+    let (failed, total) = match (&mut work, &detections) {
         (Work::Detections { root, animals }, Some(file)) => {
             if animals.is_empty() {
                 eprintln!("warning: {}: no detection category is named \"animal\"; nothing to crop", file.path().display());
             }
             classify_detections(&engine, &classifier, &a, file, root, &done, sink.as_mut())?
         }
-        (Work::Photos(files), _) => classify_photos(&engine, &classifier, &a, files, &done, sink.as_mut())?,
+        (Work::Photos(stream), _) => classify_photos(&engine, &classifier, &a, stream, &done, sink.as_mut())?,
         (Work::Detections { .. }, None) => unreachable!("detection work comes with its file"),
     };
+    if let Work::Photos(stream) = work {
+        stream.finish()?;
+    }
     sink.finish(&engine)?;
     eprintln!("classified {} of {} images (mode: {})", total - failed, total, mode(&classifier, &a));
     Ok(if failed > 0 { EXIT_SOME_FAILED } else { 0 })
@@ -250,8 +253,8 @@ impl Sink for StopAfter {
 
 /// What the run goes through.
 enum Work {
-    /// Photo files.
-    Photos(Vec<PathBuf>),
+    /// Photo files, as a walk finds them.
+    Photos(PhotoStream),
     /// A detection file's photos, under `root`; `animals` the detection categories cropped.
     Detections { root: PathBuf, animals: Vec<String> },
 }
@@ -303,12 +306,14 @@ fn sink(
     classifier: &Classifier<'_>,
     work: &Work,
     detections: Option<&DetectionFile>,
-) -> Result<(Box<dyn Sink>, Option<HashSet<String>>)> {
+) -> Result<(Box<dyn Sink>, Option<Done>)> {
     let prepare = |path: &Path, header: Option<&str>| -> Result<Option<crate::resume::Done>> {
         if !a.resume {
             return Ok(None);
         }
-        Ok(Some(crate::resume::prepare(path, header)?))
+        let done = crate::resume::prepare(path, header)?;
+        eprintln!("resuming {}: {} photos already done", path.display(), done.len());
+        Ok(Some(done))
     };
     if let Some(format) = a.format.rows() {
         let columns = columns(classifier, a.rank, detections.is_some(), a.exif);
@@ -319,10 +324,10 @@ fn sink(
         };
         let started = done.as_ref().is_some_and(|d| d.started);
         let rows = Rows::new(format, a.output.as_deref(), columns, detections.is_some(), started)?;
-        return Ok((Box::new(rows), done.map(|d| d.files)));
+        return Ok((Box::new(rows), done));
     }
     let output = a.output.clone().context("this format needs --output")?;
-    let done = prepare(&sidecar_path(&output), None)?.map(|d| d.files);
+    let done = prepare(&sidecar_path(&output), None)?;
     let sink: Box<dyn Sink> = match a.format {
         OutputFormat::MdJson => Box::new(Checkpointed::new(
             &output,
@@ -340,7 +345,7 @@ fn sink(
         _ => {
             let root = match work {
                 Work::Detections { root, .. } => root.clone(),
-                Work::Photos(files) => common_folder(files),
+                Work::Photos(_) => common_folder(&a.paths),
             };
             let deployments = a.deployments.as_deref().map(CamtrapDp::read_deployments).transpose()?.unwrap_or_default();
             let contributor = a.contributor.clone().or_else(|| std::env::var("USER").ok()).unwrap_or_else(|| "Arbor user".into());
@@ -363,11 +368,15 @@ fn sink(
     Ok((sink, done))
 }
 
-/// The deepest folder every file is in.
-fn common_folder(files: &[PathBuf]) -> PathBuf {
+/// The deepest folder every argument is in (a folder argument counts as its own).
+fn common_folder(paths: &[PathBuf]) -> PathBuf {
     let mut common: Option<PathBuf> = None;
-    for f in files {
-        let parent = f.parent().map(Path::to_path_buf).unwrap_or_default();
+    for f in paths {
+        let parent = match f {
+            f if f.as_os_str() == "-" => PathBuf::new(),
+            f if f.is_dir() => f.clone(),
+            f => f.parent().map(Path::to_path_buf).unwrap_or_default(),
+        };
         common = Some(match common {
             None => parent,
             Some(c) => c.components().zip(parent.components()).take_while(|(x, y)| x == y).map(|(x, _)| x).collect(),
@@ -376,21 +385,24 @@ fn common_folder(files: &[PathBuf]) -> PathBuf {
     common.unwrap_or_default()
 }
 
-/// Classifies photo files into `sink`; returns (failed, total).
+/// Classifies photo files into `sink` as the walk finds them; returns (failed, total).
 fn classify_photos(
     engine: &Engine,
     classifier: &Classifier<'_>,
     a: &ClassifyArgs,
-    files: &[PathBuf],
-    done: &HashSet<String>,
+    stream: &mut PhotoStream,
+    done: &Done,
     sink: &mut dyn Sink,
 ) -> Result<(usize, usize)> {
-    let files: Vec<PathBuf> = files.iter().filter(|f| !done.contains(&f.display().to_string())).cloned().collect();
-    say_resumed(a, files.len(), done.len());
-    let progress = bar(files.len() as u64, "classifying");
-    let (mut failed, mut written) = (0usize, Ok(()));
-    engine.classify_files(classifier, &files, a.batch_size as usize, |i, answer| {
+    let progress = bar(stream.found(), "classifying");
+    let found = stream.found.clone();
+    let todo = stream.paths().filter(|f| !done.has(&f.display().to_string()));
+    let (mut failed, mut total, mut written) = (0usize, 0usize, Ok(()));
+    engine.classify_stream(classifier, todo, a.batch_size as usize, |_, path, answer| {
+        // The walk may still be finding photos: the bar's end moves with it.
+        progress.set_length(found.load(std::sync::atomic::Ordering::Relaxed).saturating_sub(done.len() as u64));
         progress.inc(1);
+        total += 1;
         let outcome = match answer {
             Ok(answer) => Ok(vec![Unit { subject: None, answer: Ok(answer) }]),
             Err(e) => {
@@ -400,14 +412,15 @@ fn classify_photos(
                 Err(message)
             }
         };
-        let result = PhotoResult { file: files[i].display().to_string(), path: files[i].clone(), outcome, tags: tags(a, &files[i]) };
+        let tags = tags(a, &path);
+        let result = PhotoResult { file: path.display().to_string(), path, outcome, tags };
         if written.is_ok() {
             written = sink.photo(engine, &result);
         }
     })?;
     written?;
     progress.finish_and_clear();
-    Ok((failed, files.len()))
+    Ok((failed, total))
 }
 
 /// Classifies a detection file's photos into `sink`; returns (failed, total).
@@ -417,12 +430,11 @@ fn classify_detections(
     a: &ClassifyArgs,
     file: &DetectionFile,
     root: &Path,
-    done: &HashSet<String>,
+    done: &Done,
     sink: &mut dyn Sink,
 ) -> Result<(usize, usize)> {
     let plan = CropPlan { threshold: a.detection_threshold, shape: a.crop, whole_when_none: a.whole_images };
-    let todo: Vec<usize> = (0..file.images().len()).filter(|&i| !done.contains(&file.images()[i].file)).collect();
-    say_resumed(a, todo.len(), file.images().len() - todo.len());
+    let todo: Vec<usize> = (0..file.images().len()).filter(|&i| !done.has(&file.images()[i].file)).collect();
     let progress = bar(todo.len() as u64, "classifying");
     let (mut failed, mut written) = (0usize, Ok(()));
     engine.classify_detections(classifier, file, root, &plan, &todo, a.batch_size as usize, |i, answers| {
@@ -461,12 +473,6 @@ fn classify_detections(
     written?;
     progress.finish_and_clear();
     Ok((failed, todo.len()))
-}
-
-fn say_resumed(a: &ClassifyArgs, todo: usize, done: usize) {
-    if let (true, Some(out)) = (a.resume, &a.output) {
-        eprintln!("resuming {}: {done} photos already done, {todo} to go", out.display());
-    }
 }
 
 /// `--exif`: the photo's tags, read from its head.
