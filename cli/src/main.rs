@@ -8,6 +8,8 @@ mod commands;
 mod inputs;
 mod mdjson;
 mod output;
+#[cfg(feature = "parquet")]
+mod parquet_out;
 mod photos;
 mod progress;
 mod results;

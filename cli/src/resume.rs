@@ -7,6 +7,7 @@
 
 use std::collections::HashSet;
 use std::fs::OpenOptions;
+use std::io::BufRead;
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
@@ -42,51 +43,57 @@ fn key(file: &str) -> u64 {
 
 /// Reads `path` (CSV with `header` as its first line, or JSON lines), cuts it back to its last
 /// complete photo and says which photos are done. A missing or empty file is a fresh start.
+/// The file is read a line at a time: a million photos' rows are not held in memory.
 pub fn prepare(path: &Path, csv_header: Option<&str>) -> Result<Done> {
-    let bytes = match std::fs::read(path) {
-        Ok(bytes) => bytes,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Ok(Done { files: HashSet::new(), started: false });
-        }
+    let file = match std::fs::File::open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Done::default()),
         Err(e) => return Err(e).with_context(|| format!("{}: cannot read", path.display())),
     };
-    // Lines ending in a newline, with where each starts; a torn last line is dropped.
-    let mut lines: Vec<(usize, &[u8])> = Vec::new();
-    let mut start = 0;
-    for (i, b) in bytes.iter().enumerate() {
-        if *b == b'\n' {
-            lines.push((start, &bytes[start..i]));
-            start = i + 1;
+    let mut reader = std::io::BufReader::new(file);
+    let mut done = Done::default();
+    // The photo whose rows are being read: its name and where its first row starts.
+    let mut current: Option<(String, usize)> = None;
+    let (mut at, mut complete_end, mut line) = (0usize, 0usize, Vec::new());
+    let mut first = true;
+    loop {
+        line.clear();
+        let n = reader.read_until(b'\n', &mut line).with_context(|| format!("{}: cannot read", path.display()))?;
+        // End of file, or a torn last line (no newline): it is dropped.
+        if n == 0 || line.last() != Some(&b'\n') {
+            break;
+        }
+        let row = &line[..n - 1];
+        let start = at;
+        at += n;
+        complete_end = at;
+        if std::mem::take(&mut first)
+            && let Some(header) = csv_header
+        {
+            if row != header.as_bytes() {
+                bail!(
+                    "{}: its columns are not this run's ({header}); resume with the same options, or choose another --output",
+                    path.display()
+                );
+            }
+            continue;
+        }
+        let name = file_name(row, csv_header.is_some()).with_context(|| format!("{}: not a classify output", path.display()))?;
+        match &current {
+            Some((photo, _)) if *photo == name => {}
+            _ => {
+                if let Some((photo, _)) = current.replace((name, start)) {
+                    done.files.insert(key(&photo));
+                }
+            }
         }
     }
-    let mut rows = &lines[..];
-    if let Some(header) = csv_header {
-        match rows.first() {
-            None => return truncate(path, 0).map(|()| Done { files: HashSet::new(), started: false }),
-            Some((_, first)) if *first == header.as_bytes() => rows = &rows[1..],
-            Some(_) => bail!(
-                "{}: its columns are not this run's ({header}); resume with the same options, or choose another --output",
-                path.display()
-            ),
-        }
-    }
-    let mut named = Vec::with_capacity(rows.len());
-    for (at, line) in rows {
-        named.push((
-            *at,
-            file_name(line, csv_header.is_some())
-                .with_context(|| format!("{}: not a classify output", path.display()))?,
-        ));
-    }
-    // The last photo's rows may be incomplete: cut them, it is classified again.
-    let keep = match named.last() {
-        Some((_, last)) => named.iter().position(|(_, f)| f == last).map_or(0, |i| named[i].0),
-        // No rows: keep every complete line (the CSV header), drop a torn one.
-        None => start,
-    };
+    // The last photo's rows may be incomplete: cut them, it is classified again. With no rows,
+    // every complete line (the CSV header) is kept and a torn one dropped.
+    let keep = current.map_or(complete_end, |(_, start)| start);
     truncate(path, keep)?;
-    let files: HashSet<u64> = named.into_iter().filter(|(at, _)| *at < keep).map(|(_, f)| key(&f)).collect();
-    Ok(Done { files, started: keep > 0 })
+    done.started = keep > 0;
+    Ok(done)
 }
 
 fn truncate(path: &Path, len: usize) -> Result<()> {

@@ -197,3 +197,42 @@ fn embed_and_tokenize() {
     let v: Vec<f32> = npyz::NpyFile::new(std::fs::File::open(&out).unwrap()).unwrap().into_vec().unwrap();
     assert!((v.iter().map(|x| x * x).sum::<f32>() - 1.0).abs() < 1e-5);
 }
+
+/// `embed image --format parquet`: the rows of the .npy output, as Arrow's fixed-size list,
+/// with the paths and the model in the file.
+#[cfg(feature = "parquet")]
+#[test]
+fn parquet_embeddings_are_the_npy_rows() {
+    use arrow_array::{Array, FixedSizeListArray, Float32Array, StringArray};
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    let dir = tempfile::tempdir().unwrap();
+    let m = model();
+    let (npy, pq) = (dir.path().join("e.npy"), dir.path().join("e.parquet"));
+    arbor(&["embed", "image", "--model", &m, "images", "--out", &npy.to_string_lossy(), "--normalize"]).success();
+    arbor(&["embed", "image", "--model", &m, "images", "--out", &pq.to_string_lossy(), "--normalize", "--format", "parquet"])
+        .success();
+    let want: Vec<f32> = npyz::NpyFile::new(std::fs::File::open(&npy).unwrap()).unwrap().into_vec().unwrap();
+    let want_paths: Vec<String> =
+        std::fs::read_to_string(dir.path().join("e.npy.paths.txt")).unwrap().lines().map(str::to_owned).collect();
+    let builder = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&pq).unwrap()).unwrap();
+    let kv = builder.metadata().file_metadata().key_value_metadata().cloned().unwrap();
+    let meta = |k: &str| kv.iter().find(|x| x.key == k).and_then(|x| x.value.clone()).unwrap();
+    assert_eq!(meta("arbor.normalized"), "true");
+    assert_eq!(meta("arbor.model_identity").len(), 64);
+    let schema = builder.schema().clone();
+    assert_eq!(
+        format!("{:?}", schema.field_with_name("embedding").unwrap().data_type()),
+        format!("{:?}", arrow_schema::DataType::FixedSizeList(std::sync::Arc::new(arrow_schema::Field::new("item", arrow_schema::DataType::Float32, false)), 32))
+    );
+    let (mut paths, mut rows) = (Vec::new(), Vec::new());
+    for batch in builder.build().unwrap() {
+        let batch = batch.unwrap();
+        let names = batch.column(0).as_any().downcast_ref::<StringArray>().unwrap();
+        paths.extend(names.iter().map(|n| n.unwrap().to_owned()));
+        let list = batch.column(1).as_any().downcast_ref::<FixedSizeListArray>().unwrap();
+        assert_eq!(list.null_count(), 0);
+        rows.extend_from_slice(list.values().as_any().downcast_ref::<Float32Array>().unwrap().values());
+    }
+    assert_eq!(paths, want_paths);
+    assert_eq!(rows, want);
+}

@@ -19,7 +19,7 @@ use crate::progress::bar;
 pub enum EmbedCommand {
     /// Embed photos (files and folders, recursive).
     #[command(
-        after_help = "Examples:\n  arbor embed image --model bioclip photos/ --out emb.npy --normalize\n  arbor embed image --model bioclip a.jpg b.png --format json --out emb.json\n\nExit status: 0 all embedded, 1 error, 2 usage error, 3 some photos could not be read (reported, left out)."
+        after_help = "Examples:\n  arbor embed image --model bioclip photos/ --out emb.npy --normalize\n  arbor embed image --model bioclip a.jpg b.png --format json --out emb.json\n  arbor embed image --model bioclip photos/ --format parquet --out emb.parquet\n\nExit status: 0 all embedded, 1 error, 2 usage error, 3 some photos could not be read (reported, left out)."
     )]
     Image(ImageArgs),
     /// Embed texts or labels.
@@ -36,6 +36,9 @@ pub enum EmbedFormat {
     Npy,
     /// pybioclip's `embed` JSON: {"model": …, "embeddings": {path: [floats]}}.
     Json,
+    /// Parquet: `path` and `embedding` (a fixed-size list of float32) per photo, for
+    /// pandas/polars/DuckDB; the model identity in the file's metadata.
+    Parquet,
 }
 
 #[derive(Debug, Args)]
@@ -130,6 +133,7 @@ fn image(a: ImageArgs) -> Result<u8> {
             let paths = PathBuf::from(format!("{}.paths.txt", a.out.display()));
             arbor_index::write_atomically(&paths, |w| w.write_all(list.as_bytes()))?;
         }
+        EmbedFormat::Parquet => parquet(&a, &engine, &done, &rows, dim)?,
         EmbedFormat::Json => {
             let embeddings: serde_json::Map<String, serde_json::Value> =
                 done.iter().zip(rows.chunks_exact(dim)).map(|(p, r)| (p.display().to_string(), r.into())).collect();
@@ -140,6 +144,21 @@ fn image(a: ImageArgs) -> Result<u8> {
     }
     eprintln!("embedded {} images into {}{}", done.len(), a.out.display(), skipped(failed));
     Ok(if failed > 0 { EXIT_SOME_FAILED } else { 0 })
+}
+
+#[cfg(feature = "parquet")]
+fn parquet(a: &ImageArgs, engine: &arbor_engine::Engine, paths: &[PathBuf], rows: &[f32], dim: usize) -> Result<()> {
+    let metadata = [
+        ("arbor.model", a.model.display().to_string()),
+        ("arbor.model_identity", engine.identity().image().to_owned()),
+        ("arbor.normalized", a.normalize.to_string()),
+    ];
+    crate::parquet_out::write_embeddings(&a.out, paths, rows, dim, &metadata)
+}
+
+#[cfg(not(feature = "parquet"))]
+fn parquet(_: &ImageArgs, _: &arbor_engine::Engine, _: &[PathBuf], _: &[f32], _: usize) -> Result<()> {
+    bail!("this build has no Parquet writer: build arbor-cli with its default `parquet` feature")
 }
 
 fn skipped(n: usize) -> String {
