@@ -90,9 +90,11 @@ impl CamtrapDp {
                 Some(folder) => folder.to_string_lossy().replace('\\', "/"),
                 None => self.root.file_name().map_or("deployment".into(), |n| n.to_string_lossy().into_owned()),
             };
-            let exif_time = record.exif.datetime_original.as_deref().and_then(|t| {
-                jiff::civil::DateTime::strptime("%Y:%m:%d %H:%M:%S", t.trim_end_matches('\0')).ok()
-            });
+            let exif_time = record
+                .exif
+                .datetime_original
+                .as_deref()
+                .and_then(|t| jiff::civil::DateTime::strptime("%Y:%m:%d %H:%M:%S", t.trim_end_matches('\0')).ok());
             let timestamp = match (exif_time, record.modified) {
                 (Some(t), _) => t.to_zoned_datetime(tz.clone())?,
                 (None, Some(secs)) => jiff::Timestamp::from_second(secs)?.to_zoned_datetime(tz.clone()),
@@ -257,7 +259,9 @@ impl CamtrapDp {
         taxa: impl Iterator<Item = &'a ClassRecord>,
         now: &jiff::ZonedDateTime,
     ) -> Result<Value> {
-        let schema = |name: &str| format!("https://raw.githubusercontent.com/tdwg/camtrap-dp/{VERSION}/{name}-table-schema.json");
+        let schema = |name: &str| {
+            format!("https://raw.githubusercontent.com/tdwg/camtrap-dp/{VERSION}/{name}-table-schema.json")
+        };
         let resource = |name: &str| {
             json!({"name": name, "path": format!("{name}.csv"), "profile": "tabular-data-resource",
                    "format": "csv", "mediatype": "text/csv", "encoding": "utf-8", "schema": schema(name)})
@@ -430,19 +434,71 @@ fn write_csv<'a>(path: &Path, fields: &[&str], rows: impl Iterator<Item = &'a dy
 /// Camtrap DP 1.0's columns, in its schemas' order (its validators compare the header with
 /// them).
 const DEPLOYMENT_FIELDS: &[&str] = &[
-    "deploymentID", "locationID", "locationName", "latitude", "longitude", "coordinateUncertainty",
-    "deploymentStart", "deploymentEnd", "setupBy", "cameraID", "cameraModel", "cameraDelay", "cameraHeight",
-    "cameraDepth", "cameraTilt", "cameraHeading", "detectionDistance", "timestampIssues", "baitUse", "featureType",
-    "habitat", "deploymentGroups", "deploymentTags", "deploymentComments",
+    "deploymentID",
+    "locationID",
+    "locationName",
+    "latitude",
+    "longitude",
+    "coordinateUncertainty",
+    "deploymentStart",
+    "deploymentEnd",
+    "setupBy",
+    "cameraID",
+    "cameraModel",
+    "cameraDelay",
+    "cameraHeight",
+    "cameraDepth",
+    "cameraTilt",
+    "cameraHeading",
+    "detectionDistance",
+    "timestampIssues",
+    "baitUse",
+    "featureType",
+    "habitat",
+    "deploymentGroups",
+    "deploymentTags",
+    "deploymentComments",
 ];
 const MEDIA_FIELDS: &[&str] = &[
-    "mediaID", "deploymentID", "captureMethod", "timestamp", "filePath", "filePublic", "fileName", "fileMediatype",
-    "exifData", "favorite", "mediaComments",
+    "mediaID",
+    "deploymentID",
+    "captureMethod",
+    "timestamp",
+    "filePath",
+    "filePublic",
+    "fileName",
+    "fileMediatype",
+    "exifData",
+    "favorite",
+    "mediaComments",
 ];
 const OBSERVATION_FIELDS: &[&str] = &[
-    "observationID", "deploymentID", "mediaID", "eventID", "eventStart", "eventEnd", "observationLevel",
-    "observationType", "cameraSetupType", "scientificName", "count", "lifeStage", "sex", "behavior", "individualID",
-    "individualPositionRadius", "individualPositionAngle", "individualSpeed", "bboxX", "bboxY", "bboxWidth",
-    "bboxHeight", "classificationMethod", "classifiedBy", "classificationTimestamp", "classificationProbability",
-    "observationTags", "observationComments",
+    "observationID",
+    "deploymentID",
+    "mediaID",
+    "eventID",
+    "eventStart",
+    "eventEnd",
+    "observationLevel",
+    "observationType",
+    "cameraSetupType",
+    "scientificName",
+    "count",
+    "lifeStage",
+    "sex",
+    "behavior",
+    "individualID",
+    "individualPositionRadius",
+    "individualPositionAngle",
+    "individualSpeed",
+    "bboxX",
+    "bboxY",
+    "bboxWidth",
+    "bboxHeight",
+    "classificationMethod",
+    "classifiedBy",
+    "classificationTimestamp",
+    "classificationProbability",
+    "observationTags",
+    "observationComments",
 ];

@@ -32,7 +32,8 @@ impl Assemble for MdJson {
         }
         let mut doc = self.detections.document().clone();
         let mut categories = Categories::default();
-        let images = doc.get_mut("images").and_then(Value::as_array_mut).context("the detection file lost its images")?;
+        let images =
+            doc.get_mut("images").and_then(Value::as_array_mut).context("the detection file lost its images")?;
         for image in images.iter_mut() {
             let Some(file) = image.get("file").and_then(Value::as_str) else { continue };
             let Some(record) = by_file.get(file) else { continue };
@@ -41,8 +42,7 @@ impl Assemble for MdJson {
                 if subject.classes.is_empty() {
                     continue;
                 }
-                let list: Vec<Value> =
-                    subject.classes.iter().map(|c| json!([categories.id(c), score(c)])).collect();
+                let list: Vec<Value> = subject.classes.iter().map(|c| json!([categories.id(c), score(c)])).collect();
                 if let Some(det) = image.get_mut("detections").and_then(|list| list.get_mut(d)) {
                     det["classifications"] = Value::Array(list);
                 }
@@ -52,8 +52,14 @@ impl Assemble for MdJson {
         top.insert("classification_categories".into(), categories.names());
         top.insert("classification_category_descriptions".into(), categories.descriptions());
         let info = top.entry("info").or_insert_with(|| json!({}));
-        info["classifier"] = format!("arbor {} {}", env!("CARGO_PKG_VERSION"), arbor_engine::short_identity(engine.identity().image())).into();
-        info["classification_completion_time"] = jiff::Timestamp::now().to_zoned_datetime(jiff::tz::TimeZone::UTC).strftime("%Y-%m-%d %H:%M:%S").to_string().into();
+        info["classifier"] =
+            format!("arbor {} {}", env!("CARGO_PKG_VERSION"), arbor_engine::short_identity(engine.identity().image()))
+                .into();
+        info["classification_completion_time"] = jiff::Timestamp::now()
+            .to_zoned_datetime(jiff::tz::TimeZone::UTC)
+            .strftime("%Y-%m-%d %H:%M:%S")
+            .to_string()
+            .into();
         info["classifier_metadata"] = self.metadata.clone();
         let text = serde_json::to_vec_pretty(&doc)?;
         arbor_index::write_atomically(&self.output, |w| std::io::Write::write_all(w, &text))

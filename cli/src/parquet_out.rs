@@ -16,19 +16,29 @@ use parquet::file::properties::WriterProperties;
 const ROW_GROUP: usize = 8192;
 
 /// Writes `paths` with their `rows` (row-major, `dim` wide) to `out`, atomically.
-pub fn write_embeddings(out: &Path, paths: &[PathBuf], rows: &[f32], dim: usize, metadata: &[(&str, String)]) -> Result<()> {
+pub fn write_embeddings(
+    out: &Path,
+    paths: &[PathBuf],
+    rows: &[f32],
+    dim: usize,
+    metadata: &[(&str, String)],
+) -> Result<()> {
     let item = Arc::new(Field::new("item", DataType::Float32, false));
     let schema = Arc::new(Schema::new(vec![
         Field::new("path", DataType::Utf8, false),
         Field::new("embedding", DataType::FixedSizeList(item.clone(), dim as i32), false),
     ]));
     let kv = metadata.iter().map(|(k, v)| KeyValue::new((*k).to_owned(), v.clone())).collect();
-    let props = WriterProperties::builder().set_max_row_group_row_count(Some(ROW_GROUP)).set_key_value_metadata(Some(kv)).build();
+    let props = WriterProperties::builder()
+        .set_max_row_group_row_count(Some(ROW_GROUP))
+        .set_key_value_metadata(Some(kv))
+        .build();
     arbor_index::write_atomically(out, |w| {
         let io = |e: parquet::errors::ParquetError| std::io::Error::other(e.to_string());
         let mut writer = ArrowWriter::try_new(w, schema.clone(), Some(props)).map_err(io)?;
         for (names, values) in paths.chunks(ROW_GROUP).zip(rows.chunks(ROW_GROUP * dim)) {
-            let names: ArrayRef = Arc::new(StringArray::from_iter_values(names.iter().map(|p| p.display().to_string())));
+            let names: ArrayRef =
+                Arc::new(StringArray::from_iter_values(names.iter().map(|p| p.display().to_string())));
             let values = Arc::new(Float32Array::from(values.to_vec()));
             let list = FixedSizeListArray::try_new(item.clone(), dim as i32, values, None)
                 .map_err(|e| std::io::Error::other(e.to_string()))?;
@@ -52,9 +62,15 @@ mod tests {
     fn read(path: &Path) -> (Vec<String>, Vec<f32>, usize, Vec<(String, String)>) {
         let builder = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(path).unwrap()).unwrap();
         let kv = builder.metadata().file_metadata().key_value_metadata().cloned().unwrap_or_default();
-        let meta = kv.into_iter().filter(|k| k.key.starts_with("arbor.")).map(|k| (k.key, k.value.unwrap_or_default())).collect();
+        let meta = kv
+            .into_iter()
+            .filter(|k| k.key.starts_with("arbor."))
+            .map(|k| (k.key, k.value.unwrap_or_default()))
+            .collect();
         let field = builder.schema().field_with_name("embedding").unwrap().clone();
-        let DataType::FixedSizeList(item, dim) = field.data_type() else { panic!("{field:?} is not a fixed-size list") };
+        let DataType::FixedSizeList(item, dim) = field.data_type() else {
+            panic!("{field:?} is not a fixed-size list")
+        };
         assert_eq!(item.data_type(), &DataType::Float32);
         let (mut paths, mut rows) = (Vec::new(), Vec::new());
         for batch in builder.build().unwrap() {

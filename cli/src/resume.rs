@@ -78,7 +78,8 @@ pub fn prepare(path: &Path, csv_header: Option<&str>) -> Result<Done> {
             }
             continue;
         }
-        let name = file_name(row, csv_header.is_some()).with_context(|| format!("{}: not a classify output", path.display()))?;
+        let name = file_name(row, csv_header.is_some())
+            .with_context(|| format!("{}: not a classify output", path.display()))?;
         match &current {
             Some((photo, _)) if *photo == name => {}
             _ => {

@@ -110,7 +110,11 @@ impl Record {
                     .map(|u| SubjectRecord {
                         detection: u.subject.and_then(|s| s.detection),
                         error: u.answer.as_ref().err().cloned(),
-                        classes: u.answer.as_ref().map(|a| a.named().into_iter().map(Into::into).collect()).unwrap_or_default(),
+                        classes: u
+                            .answer
+                            .as_ref()
+                            .map(|a| a.named().into_iter().map(Into::into).collect())
+                            .unwrap_or_default(),
                     })
                     .collect(),
             ),

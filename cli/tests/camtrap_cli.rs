@@ -119,7 +119,8 @@ fn check_table(path: &Path, schema: &Value, out: &mut Vec<String>) -> (HashSet<S
             }
         }
     }
-    let refs = fks.iter().map(|(f, t)| (f.to_string(), fk_values.remove(f).unwrap_or_default(), t.to_string())).collect();
+    let refs =
+        fks.iter().map(|(f, t)| (f.to_string(), fk_values.remove(f).unwrap_or_default(), t.to_string())).collect();
     (primary, refs)
 }
 
@@ -209,13 +210,29 @@ fn a_classified_folder_is_a_valid_camtrap_dp_package() {
     // cam2's photos have no GPS: the package cannot be made, and says how to finish it.
     let failed = run(&["--format", "camtrap-dp", "--output", &arg(&pkg)]);
     assert_eq!(failed.code, Some(1));
-    assert!(failed.stderr.contains("no coordinates for deployment cam2") && failed.stderr.contains("--deployments"), "{}", failed.stderr);
+    assert!(
+        failed.stderr.contains("no coordinates for deployment cam2") && failed.stderr.contains("--deployments"),
+        "{}",
+        failed.stderr
+    );
     assert!(!pkg.exists());
     assert!(common::sidecar(&pkg).exists(), "the results so far are kept");
     let deployments = dir.path().join("deployments.csv");
-    std::fs::write(&deployments, "deploymentID,latitude,longitude,locationName,habitat\ncam2,52.1,5.2,Pond,wetland\n").unwrap();
-    let done = run(&["--format", "camtrap-dp", "--output", &arg(&pkg), "--deployments", &arg(&deployments), "--resume",
-                     "--contributor", "A. Naturalist", "--project", "Pond survey"]);
+    std::fs::write(&deployments, "deploymentID,latitude,longitude,locationName,habitat\ncam2,52.1,5.2,Pond,wetland\n")
+        .unwrap();
+    let done = run(&[
+        "--format",
+        "camtrap-dp",
+        "--output",
+        &arg(&pkg),
+        "--deployments",
+        &arg(&deployments),
+        "--resume",
+        "--contributor",
+        "A. Naturalist",
+        "--project",
+        "Pond survey",
+    ]);
     assert!(done.ok(), "{}", done.stderr);
     assert!(done.stderr.contains("3 photos already done"), "{}", done.stderr);
     assert!(!common::sidecar(&pkg).exists());
@@ -270,7 +287,10 @@ fn a_classified_folder_is_a_valid_camtrap_dp_package() {
     // The validator sees what breaks the standard.
     let broken = dir.path().join("broken");
     copy_dir(&pkg, &broken);
-    let text = std::fs::read_to_string(broken.join("media.csv")).unwrap().replacen("+02:00", "", 1).replace("cam1/", "../cam1/");
+    let text = std::fs::read_to_string(broken.join("media.csv"))
+        .unwrap()
+        .replacen("+02:00", "", 1)
+        .replace("cam1/", "../cam1/");
     std::fs::write(broken.join("media.csv"), text).unwrap();
     let mut descriptor = read_json(&broken.join("datapackage.json"));
     descriptor["project"]["samplingDesign"] = json!("whatever");
@@ -311,8 +331,22 @@ fn detections_become_observations_with_boxes() {
     std::fs::write(&deployments, "deploymentID,latitude,longitude\ncam2,52.1,5.2\n").unwrap();
     let pkg = dir.path().join("package");
     let m = model();
-    let run = arbor(&["classify", "--model", &m, "--cls", "a cat,a dog,grass", "--detections", &arg(&md), &arg(&root),
-                      "--format", "camtrap-dp", "--output", &arg(&pkg), "--deployments", &arg(&deployments)]);
+    let run = arbor(&[
+        "classify",
+        "--model",
+        &m,
+        "--cls",
+        "a cat,a dog,grass",
+        "--detections",
+        &arg(&md),
+        &arg(&root),
+        "--format",
+        "camtrap-dp",
+        "--output",
+        &arg(&pkg),
+        "--deployments",
+        &arg(&deployments),
+    ]);
     assert_eq!(run.code, Some(3), "{}", run.stderr);
     assert!(run.stderr.contains("left out of the package: 1 photos not on disk (cam2/gone.png)"), "{}", run.stderr);
     let found = problems(&pkg);
@@ -330,5 +364,8 @@ fn detections_become_observations_with_boxes() {
     assert!(["a cat", "a dog", "grass"].contains(&animal["scientificName"].as_str()));
     assert!(observations[1]["scientificName"].is_empty() && observations[2]["bboxX"].is_empty());
     let media = rows(&pkg.join("media.csv"));
-    assert_eq!(media.iter().map(|m| m["filePath"].as_str()).collect::<Vec<_>>(), ["cam1/IMG_0001.jpg", "cam1/IMG_0002.jpg", "cam2/a.png"]);
+    assert_eq!(
+        media.iter().map(|m| m["filePath"].as_str()).collect::<Vec<_>>(),
+        ["cam1/IMG_0001.jpg", "cam1/IMG_0002.jpg", "cam2/a.png"]
+    );
 }

@@ -209,8 +209,19 @@ fn parquet_embeddings_are_the_npy_rows() {
     let m = model();
     let (npy, pq) = (dir.path().join("e.npy"), dir.path().join("e.parquet"));
     arbor(&["embed", "image", "--model", &m, "images", "--out", &npy.to_string_lossy(), "--normalize"]).success();
-    arbor(&["embed", "image", "--model", &m, "images", "--out", &pq.to_string_lossy(), "--normalize", "--format", "parquet"])
-        .success();
+    arbor(&[
+        "embed",
+        "image",
+        "--model",
+        &m,
+        "images",
+        "--out",
+        &pq.to_string_lossy(),
+        "--normalize",
+        "--format",
+        "parquet",
+    ])
+    .success();
     let want: Vec<f32> = npyz::NpyFile::new(std::fs::File::open(&npy).unwrap()).unwrap().into_vec().unwrap();
     let want_paths: Vec<String> =
         std::fs::read_to_string(dir.path().join("e.npy.paths.txt")).unwrap().lines().map(str::to_owned).collect();
@@ -222,7 +233,13 @@ fn parquet_embeddings_are_the_npy_rows() {
     let schema = builder.schema().clone();
     assert_eq!(
         format!("{:?}", schema.field_with_name("embedding").unwrap().data_type()),
-        format!("{:?}", arrow_schema::DataType::FixedSizeList(std::sync::Arc::new(arrow_schema::Field::new("item", arrow_schema::DataType::Float32, false)), 32))
+        format!(
+            "{:?}",
+            arrow_schema::DataType::FixedSizeList(
+                std::sync::Arc::new(arrow_schema::Field::new("item", arrow_schema::DataType::Float32, false)),
+                32
+            )
+        )
     );
     let (mut paths, mut rows) = (Vec::new(), Vec::new());
     for batch in builder.build().unwrap() {

@@ -99,8 +99,9 @@ fn cut(pixels: &[u8], w: usize, h: usize, bbox: [f64; 4], square: bool) -> (usiz
 /// The rows `classify` gives for a photo file classified whole: (label, score) pairs.
 fn whole_photo_rows(photo: &Path) -> Vec<(String, String)> {
     let m = model();
-    let run = arbor(&["classify", "--model", &m, "--cls", "a cat,a dog,a person,grass", &arg(photo), "--format", "csv"])
-        .success();
+    let run =
+        arbor(&["classify", "--model", &m, "--cls", "a cat,a dog,a person,grass", &arg(photo), "--format", "csv"])
+            .success();
     csv_rows(&run.stdout).iter().map(|r| (r[1].to_owned(), r[2].to_owned())).collect()
 }
 
@@ -166,7 +167,8 @@ fn detections_work_with_the_tree_open_set_and_centroids() {
     common::import_fixture_tree(&tol, &[]);
     let (m, md, root, tol) = (model(), arg(&t.md), arg(&t.root), arg(&tol));
     let tree = |extra: &[&str]| {
-        let mut args = vec!["classify", "--model", &m, "--index", &tol, "--detections", &md, &root, "--format", "jsonl"];
+        let mut args =
+            vec!["classify", "--model", &m, "--index", &tol, "--detections", &md, &root, "--format", "jsonl"];
         args.extend_from_slice(extra);
         let run = arbor(&args);
         assert_eq!(run.code, Some(3), "{}", run.stderr);
@@ -177,7 +179,9 @@ fn detections_work_with_the_tree_open_set_and_centroids() {
     assert_eq!(cat.len(), 4, "two detections, two families each");
     assert!(cat.iter().all(|r| r["family"].is_string() && r["score"].is_number()));
     let within = tree(&["--rank", "species", "--within", "Animalia", "-k", "1"]);
-    assert!(within.iter().filter(|r| r["error"].is_null() && r["detection"] != "none").all(|r| r["kingdom"] == "Animalia"));
+    assert!(
+        within.iter().filter(|r| r["error"].is_null() && r["detection"] != "none").all(|r| r["kingdom"] == "Animalia")
+    );
     let open = tree(&["--min-confidence", "0.9"]);
     assert!(open.iter().any(|r| r["rank"].is_string()), "{open:?}");
     // Few-shot centroids fitted on two crops' worth of photos.
@@ -186,8 +190,19 @@ fn detections_work_with_the_tree_open_set_and_centroids() {
     write_png(&support.join("red/a.png"), [140, 60, 60], 2);
     let centroids = arg(&dir.path().join("centroids"));
     arbor(&["fewshot", "fit", "--model", &m, "--support", &arg(&support), "--out", &centroids]).success();
-    let run = arbor(&["classify", "--model", &m, "--centroids", &centroids, "--detections", &md, &root, "--format", "csv",
-                      "--whole-images"]);
+    let run = arbor(&[
+        "classify",
+        "--model",
+        &m,
+        "--centroids",
+        &centroids,
+        "--detections",
+        &md,
+        &root,
+        "--format",
+        "csv",
+        "--whole-images",
+    ]);
     let rows = csv_rows(&run.stdout);
     let empty = rows.iter().find(|r| &r[0] == "cam2/empty.png").unwrap();
     assert_eq!((&empty[1], &empty[3]), ("whole", "green"));
@@ -224,9 +239,14 @@ fn malformed_detection_files_are_refused_by_name_and_place() {
     write(&detection_file());
     let out = arg(&t.root.join("x.json"));
     assert!(classify(&t, &["--format", "md-json"]).stderr.contains("needs --output"));
-    assert!(classify(&t, &["--format", "md-json", "--output", &out, "--whole-images"]).stderr.contains("only on detections"));
+    assert!(
+        classify(&t, &["--format", "md-json", "--output", &out, "--whole-images"])
+            .stderr
+            .contains("only on detections")
+    );
     let m = model();
-    let run = arbor(&["classify", "--model", &m, "--cls", "a,b", &arg(&t.root), "--format", "md-json", "--output", &out]);
+    let run =
+        arbor(&["classify", "--model", &m, "--cls", "a,b", &arg(&t.root), "--format", "md-json", "--output", &out]);
     assert!(run.stderr.contains("give it with --detections"), "{}", run.stderr);
     let run = classify(&t, &["--crop", "round"]);
     assert_eq!(run.code, Some(2), "{}", run.stderr);
@@ -273,7 +293,8 @@ fn md_json_is_the_detection_file_with_classifications() {
         let file = image["file"].as_str().unwrap();
         for (j, det) in image["detections"].as_array().into_iter().flatten().enumerate() {
             let wanted = &want["detections"][j];
-            let expected = wanted["category"] == "1" && wanted["conf"].as_f64().unwrap() >= 0.2 && !file.contains("missing");
+            let expected =
+                wanted["category"] == "1" && wanted["conf"].as_f64().unwrap() >= 0.2 && !file.contains("missing");
             let Some(list) = det.get("classifications") else {
                 assert!(!expected, "{file} detection {j} should be classified");
                 continue;
@@ -291,8 +312,10 @@ fn md_json_is_the_detection_file_with_classifications() {
                 .filter(|r| &r[0] == file && r[1] == j.to_string())
                 .map(|r| (r[3].to_owned(), r[4].parse().unwrap()))
                 .collect();
-            let ours: Vec<(String, f64)> =
-                list.iter().map(|c| (names[c[0].as_str().unwrap()].as_str().unwrap().to_owned(), c[1].as_f64().unwrap())).collect();
+            let ours: Vec<(String, f64)> = list
+                .iter()
+                .map(|c| (names[c[0].as_str().unwrap()].as_str().unwrap().to_owned(), c[1].as_f64().unwrap()))
+                .collect();
             assert_eq!(ours.len(), rows.len());
             for ((a, x), (b, y)) in ours.iter().zip(&rows) {
                 assert_eq!(a, b);

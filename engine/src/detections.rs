@@ -297,7 +297,11 @@ impl DetectionFile {
 
     /// The ids of the categories named "animal" (the ones a species classifier looks at).
     pub fn animal_ids(&self) -> Vec<String> {
-        self.categories.iter().filter(|(_, name)| name.eq_ignore_ascii_case("animal")).map(|(id, _)| id.clone()).collect()
+        self.categories
+            .iter()
+            .filter(|(_, name)| name.eq_ignore_ascii_case("animal"))
+            .map(|(id, _)| id.clone())
+            .collect()
     }
 
     /// The photos, in the file's order.
@@ -405,7 +409,11 @@ fn bad(path: &Path, problem: impl std::fmt::Display) -> EngineError {
     EngineError::Invalid(format!("{}: {problem}", path.display()))
 }
 
-fn string_map(path: &Path, top: &serde_json::Map<String, Value>, key: &str) -> Result<Option<BTreeMap<String, String>>> {
+fn string_map(
+    path: &Path,
+    top: &serde_json::Map<String, Value>,
+    key: &str,
+) -> Result<Option<BTreeMap<String, String>>> {
     let Some(v) = top.get(key) else { return Ok(None) };
     let obj = v.as_object().ok_or_else(|| bad(path, format!("{key} is not an object")))?;
     let mut map = BTreeMap::new();
@@ -440,7 +448,10 @@ fn read_image(path: &Path, i: usize, v: &Value, categories: &BTreeMap<String, St
         Some(Value::Array(list)) => list
             .iter()
             .enumerate()
-            .map(|(j, d)| read_detection(d, categories).map_err(|p| bad(path, format!("{} ({file}): {p}", at(&format!(".detections[{j}]"))))))
+            .map(|(j, d)| {
+                read_detection(d, categories)
+                    .map_err(|p| bad(path, format!("{} ({file}): {p}", at(&format!(".detections[{j}]")))))
+            })
             .collect::<Result<Vec<_>>>()?,
         Some(other) => return Err(bad(path, format!("{} ({file}): detections {other} is not a list", at("")))),
     };
@@ -538,9 +549,7 @@ mod tests {
     #[test]
     fn malformed_files_name_the_place() {
         let p = Path::new("md.json");
-        let doc = |images: Value| {
-            serde_json::json!({"info": {"format_version": "1.4"}, "detection_categories": {"1": "animal"}, "images": images})
-        };
+        let doc = |images: Value| serde_json::json!({"info": {"format_version": "1.4"}, "detection_categories": {"1": "animal"}, "images": images});
         let e = DetectionFile::from_document(p, doc(serde_json::json!([{"file": "a.jpg", "detections": [{"category": "1", "conf": 0.9, "bbox": [0.1, 0.1, 2.0, 0.1]}]}])))
             .unwrap_err()
             .to_string();
@@ -553,7 +562,11 @@ mod tests {
         assert!(e.contains("no detections and no failure"), "{e}");
         let e = DetectionFile::from_document(p, serde_json::json!({"images": []})).unwrap_err().to_string();
         assert!(e.contains("format_version"), "{e}");
-        let ok = DetectionFile::from_document(p, doc(serde_json::json!([{"file": "b.jpg", "failure": "corrupt", "detections": null}]))).unwrap();
+        let ok = DetectionFile::from_document(
+            p,
+            doc(serde_json::json!([{"file": "b.jpg", "failure": "corrupt", "detections": null}])),
+        )
+        .unwrap();
         assert_eq!(ok.images()[0].failure.as_deref(), Some("corrupt"));
         assert_eq!(ok.animal_ids(), ["1"]);
     }

@@ -18,8 +18,8 @@ use crate::inputs::{EXIT_SOME_FAILED, PhotoStream, class_list};
 use crate::mdjson::MdJson;
 use crate::output::{check_output_dir, check_output_file};
 use crate::progress::bar;
-use crate::resume::Done;
 use crate::results::{PhotoResult, RowFormat, Rows, Sink, Subject, Unit, columns, csv_header, file_head};
+use crate::resume::Done;
 use crate::sidecar::{Checkpointed, sidecar_path};
 
 /// Answers per photo from the tree when `-k` is not given (pybioclip's default).
@@ -215,7 +215,10 @@ pub fn run(a: ClassifyArgs) -> Result<u8> {
     let (failed, total) = match (&mut work, &detections) {
         (Work::Detections { root, animals }, Some(file)) => {
             if animals.is_empty() {
-                eprintln!("warning: {}: no detection category is named \"animal\"; nothing to crop", file.path().display());
+                eprintln!(
+                    "warning: {}: no detection category is named \"animal\"; nothing to crop",
+                    file.path().display()
+                );
             }
             classify_detections(&engine, &classifier, &a, file, root, &done, sink.as_mut())?
         }
@@ -268,7 +271,9 @@ fn check_combinations(a: &ClassifyArgs) -> Result<()> {
         }
     }
     if a.resume && a.format == OutputFormat::Table {
-        anyhow::bail!("--resume needs --format csv, jsonl, md-json or camtrap-dp (a table is written at the end, not per photo)");
+        anyhow::bail!(
+            "--resume needs --format csv, jsonl, md-json or camtrap-dp (a table is written at the end, not per photo)"
+        );
     }
     match a.format {
         OutputFormat::MdJson if a.detections.is_none() => {
@@ -279,7 +284,10 @@ fn check_combinations(a: &ClassifyArgs) -> Result<()> {
              (use csv, jsonl or camtrap-dp)"
         ),
         OutputFormat::MdJson | OutputFormat::CamtrapDp if a.output.is_none() => {
-            anyhow::bail!("--format {} needs --output", if a.format == OutputFormat::MdJson { "md-json" } else { "camtrap-dp FOLDER" })
+            anyhow::bail!(
+                "--format {} needs --output",
+                if a.format == OutputFormat::MdJson { "md-json" } else { "camtrap-dp FOLDER" }
+            )
         }
         _ => {}
     }
@@ -295,7 +303,9 @@ fn detection_root(a: &ClassifyArgs, file: &DetectionFile) -> Result<PathBuf> {
     match &a.paths[..] {
         [] => Ok(file.path().parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf)),
         [root] if root.is_dir() => Ok(root.clone()),
-        [root] => anyhow::bail!("{}: not a folder (with --detections, give the folder the photos are in)", root.display()),
+        [root] => {
+            anyhow::bail!("{}: not a folder (with --detections, give the folder the photos are in)", root.display())
+        }
         _ => anyhow::bail!("with --detections, give one folder: the one the detection file's paths start from"),
     }
 }
@@ -347,8 +357,10 @@ fn sink(
                 Work::Detections { root, .. } => root.clone(),
                 Work::Photos(_) => common_folder(&a.paths),
             };
-            let deployments = a.deployments.as_deref().map(CamtrapDp::read_deployments).transpose()?.unwrap_or_default();
-            let contributor = a.contributor.clone().or_else(|| std::env::var("USER").ok()).unwrap_or_else(|| "Arbor user".into());
+            let deployments =
+                a.deployments.as_deref().map(CamtrapDp::read_deployments).transpose()?.unwrap_or_default();
+            let contributor =
+                a.contributor.clone().or_else(|| std::env::var("USER").ok()).unwrap_or_else(|| "Arbor user".into());
             Box::new(Checkpointed::new(
                 &output,
                 a.resume,
