@@ -32,6 +32,28 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! Camera traps: a MegaDetector file's animal detections, each cut out and classified:
+//!
+//! ```no_run
+//! # use std::num::NonZeroUsize;
+//! # use arbor::{Classifier, Engine, Rank, Scope, TreeQuestion};
+//! use arbor::{CropPlan, CropShape, DetectionFile};
+//! # let engine = Engine::builder("bioclip").index("tol-index").open()?;
+//! # let classifier = Classifier::Tree {
+//! #     classifier: engine.tree_classifier(Scope::All)?,
+//! #     question: TreeQuestion::Top { rank: Rank::Species, k: NonZeroUsize::new(3).unwrap() },
+//! # };
+//! let md = DetectionFile::read("md.json")?.with_root("traps/");
+//! let plan = CropPlan { threshold: 0.2, shape: CropShape::Square, whole_when_none: false };
+//! let all: Vec<usize> = (0..md.images().len()).collect();
+//! engine.classify_detections(&classifier, &md, &plan, &all, 8, |i, answers| {
+//!     for (subject, answer) in answers.into_iter().flatten() {
+//!         println!("{} {subject}: {:?}", md.images()[i].file, answer.map(|a| a.named()[0].name.clone()));
+//!     }
+//! })?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! The pieces below it are public for programs that need only one:
 //!
 //! ```no_run
@@ -54,10 +76,11 @@ pub use arbor_engine as engine;
 pub use arbor_index as index;
 
 pub use arbor_engine::{
-    Answer, Candidates, CentroidHit, Centroids, Classifier, Collection, Confidence, Embedder, Engine, EngineBuilder,
-    EngineError, FewShotScore, Image, LabelCache, LabelClassifier, LabelHit, ModelIdentity, PhotoHit, Photos, Pipeline,
-    PixelTensor, Preprocessor, Templates, TextType, Tokenizer, TreeClassifier, TreeQuestion, evaluate_few_shot,
-    find_photos,
+    Answer, BBox, Candidates, CentroidHit, Centroids, Classifier, Collection, Confidence, CropPlan, CropShape,
+    DetectedImage, Detection, DetectionFile, Embedder, Engine, EngineBuilder, EngineError, FewShotScore, Image,
+    LabelCache, LabelClassifier, LabelHit, ModelIdentity, NamedScore, PhotoHit, PhotoWalk, Photos, Pipeline,
+    PixelTensor, Preprocessor, Subject, Templates, TextType, Tokenizer, TreeClassifier, TreeQuestion,
+    evaluate_few_shot, find_photos, walk_photos,
 };
 pub use arbor_index::{
     Dtype, GraphParams, Hit, IndexBuilder, IndexError, IndexKind, Lineage, Rank, RankHit, ResolvedScope, Scope,

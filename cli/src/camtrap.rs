@@ -85,7 +85,12 @@ impl CamtrapDp {
         for r in records {
             let record = r?;
             let path = self.photo_path(&record.file_name);
-            let relative = path.strip_prefix(&self.root).unwrap_or(&path).to_path_buf();
+            // Camtrap DP's filePath is relative and never climbs (`..`): photos outside the
+            // folder keep only their plain components.
+            let relative: PathBuf = match path.strip_prefix(&self.root) {
+                Ok(r) => r.to_path_buf(),
+                Err(_) => path.components().filter(|c| matches!(c, std::path::Component::Normal(_))).collect(),
+            };
             let deployment = match relative.parent().filter(|p| !p.as_os_str().is_empty()) {
                 Some(folder) => folder.to_string_lossy().replace('\\', "/"),
                 None => self.root.file_name().map_or("deployment".into(), |n| n.to_string_lossy().into_owned()),

@@ -58,8 +58,15 @@ mod tests {
     use arrow_array::Array;
     use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
-    /// Reads a file back: (paths, rows, width, metadata).
-    fn read(path: &Path) -> (Vec<String>, Vec<f32>, usize, Vec<(String, String)>) {
+    /// A file read back.
+    struct Back {
+        paths: Vec<String>,
+        rows: Vec<f32>,
+        dim: usize,
+        meta: Vec<(String, String)>,
+    }
+
+    fn read(path: &Path) -> Back {
         let builder = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(path).unwrap()).unwrap();
         let kv = builder.metadata().file_metadata().key_value_metadata().cloned().unwrap_or_default();
         let meta = kv
@@ -81,7 +88,7 @@ mod tests {
             assert_eq!(list.null_count(), 0);
             rows.extend_from_slice(list.values().as_any().downcast_ref::<Float32Array>().unwrap().values());
         }
-        (paths, rows, *dim as usize, meta)
+        Back { paths, rows, dim: *dim as usize, meta }
     }
 
     #[test]
@@ -92,12 +99,12 @@ mod tests {
         let paths: Vec<PathBuf> = (0..n).map(|i| PathBuf::from(format!("p/{i}.jpg"))).collect();
         let rows: Vec<f32> = (0..n * dim).map(|i| i as f32 * 0.5).collect();
         write_embeddings(&out, &paths, &rows, dim, &[("arbor.normalized", "false".into())]).unwrap();
-        let (names, back, width, meta) = read(&out);
-        assert_eq!(width, dim);
-        assert_eq!(names.len(), n);
-        assert_eq!(names[n - 1], "p/16388.jpg");
-        assert_eq!(back, rows);
-        assert_eq!(meta, [("arbor.normalized".to_string(), "false".to_string())]);
+        let back = read(&out);
+        assert_eq!(back.dim, dim);
+        assert_eq!(back.paths.len(), n);
+        assert_eq!(back.paths[n - 1], "p/16388.jpg");
+        assert_eq!(back.rows, rows);
+        assert_eq!(back.meta, [("arbor.normalized".to_string(), "false".to_string())]);
         let builder = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&out).unwrap()).unwrap();
         assert_eq!(builder.metadata().num_row_groups(), 3);
     }

@@ -22,6 +22,7 @@ use crate::preprocess::DecodedImage;
 #[derive(Debug, Clone)]
 pub struct DetectionFile {
     path: PathBuf,
+    root: PathBuf,
     document: Value,
     categories: BTreeMap<String, String>,
     images: Vec<DetectedImage>,
@@ -277,12 +278,25 @@ impl DetectionFile {
             .enumerate()
             .map(|(i, v)| read_image(path, i, v, &categories))
             .collect::<Result<Vec<_>>>()?;
-        Ok(DetectionFile { path: path.to_owned(), document, categories, images })
+        let root = path.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+        Ok(DetectionFile { path: path.to_owned(), root, document, categories, images })
     }
 
     /// The file it was read from.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The folder the photos' relative paths start from (the one the detector ran on):
+    /// the file's own folder unless given.
+    pub fn with_root(mut self, root: impl Into<PathBuf>) -> Self {
+        self.root = root.into();
+        self
+    }
+
+    /// The folder the photos' relative paths start from.
+    pub fn root(&self) -> &Path {
+        &self.root
     }
 
     /// The whole document as read, to be written back with classifications added.
@@ -309,12 +323,12 @@ impl DetectionFile {
         &self.images
     }
 
-    /// Where the photo of `image` is: its path under `root` (or as written, when absolute;
-    /// backslashes read as separators, as the format allows).
-    pub fn locate(image: &DetectedImage, root: &Path) -> PathBuf {
+    /// Where the photo of `image` is: its path under [`DetectionFile::root`] (or as written,
+    /// when absolute; backslashes read as separators, as the format allows).
+    pub fn locate(&self, image: &DetectedImage) -> PathBuf {
         let relative = image.file.replace('\\', "/");
         let p = Path::new(&relative);
-        if p.is_absolute() { p.to_owned() } else { root.join(p) }
+        if p.is_absolute() { p.to_owned() } else { self.root.join(p) }
     }
 }
 
@@ -326,7 +340,8 @@ pub type DetectionAnswers = Vec<(Subject, Result<Answer>)>;
 impl Engine {
     /// Classifies the detections of a MegaDetector file: for each photo of `todo` (indices
     /// into [`DetectionFile::images`], in order), the subjects `plan` picks, each cut out with
-    /// [`crop_detection`] and answered by `classifier`. Photos are read from under `root`, once
+    /// [`crop_detection`] and answered by `classifier`. Photos are read from under the file's
+    /// [`DetectionFile::root`], once
     /// each, with their EXIF orientation applied (MegaDetector's boxes are drawn on the upright
     /// photo). `each(image, answers)` is called in `todo`'s order; a photo that cannot be read,
     /// or that the detector failed on, gives an error for that photo only.
@@ -337,7 +352,6 @@ impl Engine {
         &self,
         classifier: &Classifier<'_>,
         file: &DetectionFile,
-        root: &Path,
         plan: &CropPlan,
         todo: &[usize],
         batch_size: usize,
@@ -345,8 +359,8 @@ impl Engine {
     ) -> Result<()> {
         let animals = file.animal_ids();
         for chunk in todo.chunks(batch_size.max(1)) {
-            let cut: Vec<Result<Vec<(Subject, Result<Crop>)>>> =
-                chunk.par_iter().map(|&i| self.cut_out(&file.images[i], root, plan, &animals)).collect();
+            let cut: Vec<CutOut> =
+                chunk.par_iter().map(|&i| self.cut_out(file, &file.images[i], plan, &animals)).collect();
             let mut crops = Vec::new();
             for (_, r) in cut.iter().flat_map(|c| c.iter().flatten()) {
                 if let Ok((width, height, pixels)) = r {
@@ -372,13 +386,7 @@ impl Engine {
         Ok(())
     }
 
-    fn cut_out(
-        &self,
-        image: &DetectedImage,
-        root: &Path,
-        plan: &CropPlan,
-        animals: &[String],
-    ) -> Result<Vec<(Subject, Result<Crop>)>> {
+    fn cut_out(&self, file: &DetectionFile, image: &DetectedImage, plan: &CropPlan, animals: &[String]) -> CutOut {
         if let Some(failure) = &image.failure {
             return Err(EngineError::Invalid(format!("{}: the detector could not read it: {failure}", image.file)));
         }
@@ -386,7 +394,7 @@ impl Engine {
         if subjects.is_empty() {
             return Ok(Vec::new());
         }
-        let path = DetectionFile::locate(image, root);
+        let path = file.locate(image);
         let bytes = std::fs::read(&path).map_err(|source| EngineError::Io { path: path.clone(), source })?;
         let decoded = self.preprocessor().decode(&bytes, &path.display().to_string())?.apply_orientation();
         Ok(subjects
@@ -404,6 +412,9 @@ impl Engine {
 
 /// A cut-out: width, height, RGB bytes.
 type Crop = (usize, usize, Vec<u8>);
+
+/// A photo's cut-outs, each with its subject, or why the photo could not be read.
+type CutOut = Result<Vec<(Subject, Result<Crop>)>>;
 
 fn bad(path: &Path, problem: impl std::fmt::Display) -> EngineError {
     EngineError::Invalid(format!("{}: {problem}", path.display()))

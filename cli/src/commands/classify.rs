@@ -193,9 +193,8 @@ pub fn run(a: ClassifyArgs) -> Result<u8> {
     if let Some(p) = a.preprocess {
         engine = engine.pipeline(p);
     }
-    let detections = a.detections.as_ref().map(DetectionFile::read).transpose()?;
-    let mut work = match &detections {
-        Some(file) => Work::Detections { root: detection_root(&a, file)?, animals: file.animal_ids() },
+    let mut work = match &a.detections {
+        Some(path) => Work::Detections(read_detections(&a, path)?),
         None => Work::Photos(PhotoStream::start(&a.paths)?),
     };
     let engine = engine.open()?;
@@ -206,24 +205,15 @@ pub fn run(a: ClassifyArgs) -> Result<u8> {
     }
     let scope_ids = scope(&engine, &a)?;
     let classifier = classifier(&engine, &a, scope_ids.as_deref())?;
-    let (sink, done) = sink(&a, &classifier, &work, detections.as_ref())?;
+    let (sink, done) = sink(&a, &classifier, &work)?;
     let mut sink: Box<dyn Sink> = match a.stop_after {
         Some(limit) => Box::new(StopAfter { inner: sink, limit }),
         None => sink,
     };
     let done = done.unwrap_or_default();
-    let (failed, total) = match (&mut work, &detections) {
-        (Work::Detections { root, animals }, Some(file)) => {
-            if animals.is_empty() {
-                eprintln!(
-                    "warning: {}: no detection category is named \"animal\"; nothing to crop",
-                    file.path().display()
-                );
-            }
-            classify_detections(&engine, &classifier, &a, file, root, &done, sink.as_mut())?
-        }
-        (Work::Photos(stream), _) => classify_photos(&engine, &classifier, &a, stream, &done, sink.as_mut())?,
-        (Work::Detections { .. }, None) => unreachable!("detection work comes with its file"),
+    let (failed, total) = match &mut work {
+        Work::Detections(file) => classify_detections(&engine, &classifier, &a, file, &done, sink.as_mut())?,
+        Work::Photos(stream) => classify_photos(&engine, &classifier, &a, stream, &done, sink.as_mut())?,
     };
     if let Work::Photos(stream) = work {
         stream.finish()?;
@@ -258,8 +248,8 @@ impl Sink for StopAfter {
 enum Work {
     /// Photo files, as a walk finds them.
     Photos(PhotoStream),
-    /// A detection file's photos, under `root`; `animals` the detection categories cropped.
-    Detections { root: PathBuf, animals: Vec<String> },
+    /// A detection file's photos.
+    Detections(DetectionFile),
 }
 
 /// Refuses what cannot be combined, before any work.
@@ -297,12 +287,16 @@ fn check_combinations(a: &ClassifyArgs) -> Result<()> {
     Ok(())
 }
 
-/// The folder a detection file's relative paths start from: the one folder given, or the
-/// file's own folder.
-fn detection_root(a: &ClassifyArgs, file: &DetectionFile) -> Result<PathBuf> {
+/// The detection file, its photos' relative paths starting from the one folder given (or the
+/// file's own folder).
+fn read_detections(a: &ClassifyArgs, path: &Path) -> Result<DetectionFile> {
+    let file = DetectionFile::read(path)?;
+    if file.animal_ids().is_empty() {
+        eprintln!("warning: {}: no detection category is named \"animal\"; nothing to crop", path.display());
+    }
     match &a.paths[..] {
-        [] => Ok(file.path().parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf)),
-        [root] if root.is_dir() => Ok(root.clone()),
+        [] => Ok(file),
+        [root] if root.is_dir() => Ok(file.with_root(root)),
         [root] => {
             anyhow::bail!("{}: not a folder (with --detections, give the folder the photos are in)", root.display())
         }
@@ -311,12 +305,11 @@ fn detection_root(a: &ClassifyArgs, file: &DetectionFile) -> Result<PathBuf> {
 }
 
 /// The sink the format asks for, and what a resumed output already holds.
-fn sink(
-    a: &ClassifyArgs,
-    classifier: &Classifier<'_>,
-    work: &Work,
-    detections: Option<&DetectionFile>,
-) -> Result<(Box<dyn Sink>, Option<Done>)> {
+fn sink(a: &ClassifyArgs, classifier: &Classifier<'_>, work: &Work) -> Result<(Box<dyn Sink>, Option<Done>)> {
+    let detections = match work {
+        Work::Detections(file) => Some(file),
+        Work::Photos(_) => None,
+    };
     let prepare = |path: &Path, header: Option<&str>| -> Result<Option<crate::resume::Done>> {
         if !a.resume {
             return Ok(None);
@@ -353,9 +346,9 @@ fn sink(
             },
         )?),
         _ => {
-            let root = match work {
-                Work::Detections { root, .. } => root.clone(),
-                Work::Photos(_) => common_folder(&a.paths),
+            let root = match detections {
+                Some(file) => file.root().to_path_buf(),
+                None => common_folder(&a.paths),
             };
             let deployments =
                 a.deployments.as_deref().map(CamtrapDp::read_deployments).transpose()?.unwrap_or_default();
@@ -441,7 +434,6 @@ fn classify_detections(
     classifier: &Classifier<'_>,
     a: &ClassifyArgs,
     file: &DetectionFile,
-    root: &Path,
     done: &Done,
     sink: &mut dyn Sink,
 ) -> Result<(usize, usize)> {
@@ -449,7 +441,7 @@ fn classify_detections(
     let todo: Vec<usize> = (0..file.images().len()).filter(|&i| !done.has(&file.images()[i].file)).collect();
     let progress = bar(todo.len() as u64, "classifying");
     let (mut failed, mut written) = (0usize, Ok(()));
-    engine.classify_detections(classifier, file, root, &plan, &todo, a.batch_size as usize, |i, answers| {
+    engine.classify_detections(classifier, file, &plan, &todo, a.batch_size as usize, |i, answers| {
         progress.inc(1);
         let image = &file.images()[i];
         let outcome = match answers {
@@ -476,7 +468,7 @@ fn classify_detections(
                 Err(message)
             }
         };
-        let path = DetectionFile::locate(image, root);
+        let path = file.locate(image);
         let result = PhotoResult { file: image.file.clone(), tags: tags(a, &path), path, outcome };
         if written.is_ok() {
             written = sink.photo(engine, &result);
