@@ -12,6 +12,7 @@ mod output;
 mod parquet_out;
 mod photos;
 mod progress;
+mod report;
 mod results;
 mod resume;
 mod sidecar;
@@ -63,6 +64,8 @@ enum Command {
     /// Build, inspect and query taxon indexes.
     #[command(subcommand)]
     Index(commands::index::IndexCommand),
+    /// Write one HTML page of a classified folder (from classify's csv, jsonl or md-json).
+    Report(report::ReportArgs),
     /// Nearest photos of a collection to a photo or a text.
     Search(commands::collection::SearchArgs),
     /// Generate a synthetic tree of life: taxonomy, photos and manifest.csv.
@@ -92,6 +95,7 @@ fn main() -> ExitCode {
         Command::Import(cmd) => commands::model::import(cmd).map(|()| 0),
         Command::Model(cmd) => commands::model::model(cmd).map(|()| 0),
         Command::Index(cmd) => commands::index::run(cmd).map(|()| 0),
+        Command::Report(a) => report::run(a),
         Command::Search(a) => commands::collection::search(a).map(|()| 0),
         Command::Tokenize(a) => commands::model::tokenize(a).map(|()| 0),
     };

@@ -69,6 +69,7 @@ impl OutputFormat {
   arbor classify --model bioclip --index tol-index --detections md.json traps/ --format md-json --output md-classified.json
   arbor classify --model bioclip --index tol-index --detections md.json traps/ --crop square --format csv
   arbor classify --model bioclip --index tol-index traps/ --format camtrap-dp --output package --timezone +02:00
+  arbor classify --model bioclip --index tol-index photos/ --report report.html
 
 With --detections (MegaDetector's batch output, format 1.0 and later), each animal detection at or
 above --detection-threshold is cut out of its photo (EXIF orientation applied, as MegaDetector
@@ -165,6 +166,13 @@ pub struct ClassifyArgs {
     /// camtrap-dp: who made the package.
     #[arg(long)]
     contributor: Option<String>,
+    /// Also write an HTML report of the results (see `arbor report`); with no --output, the
+    /// rows go to a file beside the report.
+    #[arg(long, conflicts_with = "resume")]
+    report: Option<PathBuf>,
+    /// The report's title.
+    #[arg(long, default_value = "Arbor report", requires = "report")]
+    report_title: String,
     /// Stop after this many photos, as a killed run would (for testing --resume).
     #[arg(long, hide = true)]
     stop_after: Option<usize>,
@@ -184,8 +192,20 @@ pub struct ClassifyArgs {
     exif: bool,
 }
 
-pub fn run(a: ClassifyArgs) -> Result<u8> {
+pub fn run(mut a: ClassifyArgs) -> Result<u8> {
     check_combinations(&a)?;
+    let started = std::time::Instant::now();
+    // A report needs the results in a file: the rows go beside it when no --output is given.
+    let report_rows = match (&a.report, &a.output) {
+        (Some(report), None) => {
+            crate::output::check_output_file(report)?;
+            let rows = report.with_extension("rows.jsonl");
+            a.format = OutputFormat::Jsonl;
+            a.output = Some(rows.clone());
+            Some(rows)
+        }
+        _ => None,
+    };
     let mut engine = Engine::builder(&a.model).exif_orientation(a.exif_orient);
     if let Some(index) = &a.index {
         engine = engine.index(index);
@@ -220,6 +240,25 @@ pub fn run(a: ClassifyArgs) -> Result<u8> {
     }
     sink.finish(&engine)?;
     eprintln!("classified {} of {} images (mode: {})", total - failed, total, mode(&classifier, &a));
+    if let (Some(report), Some(results)) = (&a.report, &a.output) {
+        let info = crate::report::RunInfo {
+            model: Some(a.model.display().to_string()),
+            index: a.index.as_ref().or(a.centroids.as_ref()).map(|p| p.display().to_string()).or_else(|| a.cls.clone()),
+            seconds: Some(started.elapsed().as_secs_f64()),
+        };
+        let options = crate::report::ReportOptions {
+            photos: (a.format == OutputFormat::MdJson).then(|| a.paths.first().cloned()).flatten(),
+            thumbs: None,
+            no_thumbs: false,
+            min_confidence: a.min_confidence.map(Confidence::get),
+            rank: a.index.is_some().then_some(a.rank),
+            title: a.report_title.clone(),
+        };
+        crate::report::write(results, report, &options, &info)?;
+        if let Some(rows) = report_rows {
+            let _ = std::fs::remove_file(rows);
+        }
+    }
     Ok(if failed > 0 { EXIT_SOME_FAILED } else { 0 })
 }
 
@@ -259,6 +298,9 @@ fn check_combinations(a: &ClassifyArgs) -> Result<()> {
             OutputFormat::CamtrapDp => check_output_dir(out)?,
             _ => check_output_file(out)?,
         }
+    }
+    if a.report.is_some() && a.format == OutputFormat::CamtrapDp {
+        anyhow::bail!("--report reads csv, jsonl or md-json results, not a Camtrap DP package");
     }
     if a.resume && a.format == OutputFormat::Table {
         anyhow::bail!(
