@@ -35,7 +35,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Classify photos at any rank, against the tree of life or your own labels.
-    Classify(commands::classify::ClassifyArgs),
+    Classify(Box<commands::classify::ClassifyArgs>),
     /// Build and extend photo collections for `arbor search`.
     #[command(subcommand)]
     Collection(commands::collection::CollectionCommand),
@@ -84,7 +84,7 @@ fn main() -> ExitCode {
     restore_sigpipe();
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Classify(a) => commands::classify::run(a),
+        Command::Classify(a) => commands::classify::run(*a),
         Command::Collection(cmd) => commands::collection::run(cmd),
         Command::Demo(a) => commands::demo::demo(&a).map(|()| 0),
         Command::Eval(a) => commands::eval::eval(a).map(|()| 0),

@@ -31,7 +31,20 @@ fn classified() -> Run {
     std::fs::write(photos.join("torn.jpg"), b"\xFF\xD8\xFF\xE0 not a photo").unwrap();
     let csv = dir.path().join("out.csv");
     let (m, tol) = (model(), arg(&tol));
-    let run = arbor(&["classify", "--model", &m, "--index", &tol, &arg(&photos), "-k", "3", "--format", "csv", "--output", &arg(&csv)]);
+    let run = arbor(&[
+        "classify",
+        "--model",
+        &m,
+        "--index",
+        &tol,
+        &arg(&photos),
+        "-k",
+        "3",
+        "--format",
+        "csv",
+        "--output",
+        &arg(&csv),
+    ]);
     assert_eq!(run.code, Some(3), "{}", run.stderr);
     Run { dir, csv }
 }
@@ -114,7 +127,11 @@ fn the_page_carries_classify_s_answers_and_needs_nothing_else() {
     let bad = run.dir.path().join("bad.csv");
     std::fs::write(&bad, "a,b\n1,2\n").unwrap();
     let failed = arbor(&["report", &arg(&bad), "--out", &arg(&out2)]);
-    assert!(failed.code == Some(1) && failed.stderr.contains("bad.csv") && failed.stderr.contains("file_name"), "{}", failed.stderr);
+    assert!(
+        failed.code == Some(1) && failed.stderr.contains("bad.csv") && failed.stderr.contains("file_name"),
+        "{}",
+        failed.stderr
+    );
 }
 
 #[test]
@@ -122,14 +139,30 @@ fn classify_writes_its_report_in_one_go() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("r.html");
     let m = model();
-    let run = arbor(&["classify", "--model", &m, "--cls", "a cat,a rocket", "images", "--report", &arg(&out), "--report-title", "Two labels"]);
+    let run = arbor(&[
+        "classify",
+        "--model",
+        &m,
+        "--cls",
+        "a cat,a rocket",
+        "images",
+        "--report",
+        &arg(&out),
+        "--report-title",
+        "Two labels",
+    ]);
     assert!(run.ok(), "{}", run.stderr);
     let data = page_data(&std::fs::read_to_string(&out).unwrap());
     assert_eq!(data["photos"].as_array().unwrap().len(), 8);
     assert_eq!(data["title"], "Two labels");
     assert!(data["summary"]["seconds"].as_f64().unwrap() > 0.0);
     assert_eq!(data["summary"]["index"], "a cat,a rocket");
-    let labels: Vec<&str> = data["photos"][0]["subjects"][0]["candidates"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
+    let labels: Vec<&str> = data["photos"][0]["subjects"][0]["candidates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
     assert_eq!(labels.len(), 2);
     assert!(!dir.path().join("r.rows.jsonl").exists(), "the rows written for the report are removed");
 }
@@ -161,7 +194,11 @@ fn cards(dom: &str) -> Vec<(String, String, Option<f64>)> {
                 let tag = &c[..c.find('>').unwrap()];
                 tag.split(&format!("{name}=\"")).nth(1).map(|v| v[..v.find('"').unwrap()].replace("&amp;", "&"))
             };
-            (attr("data-file").unwrap(), attr("data-top").unwrap_or_default(), attr("data-score").map(|s| s.parse().unwrap()))
+            (
+                attr("data-file").unwrap(),
+                attr("data-top").unwrap_or_default(),
+                attr("data-score").map(|s| s.parse().unwrap()),
+            )
         })
         .collect()
 }

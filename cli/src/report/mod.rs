@@ -191,7 +191,7 @@ fn add_thumbnails(photos: &mut [Photo], dir: Option<&Path>, out: &Path) -> Resul
             return Ok(());
         }
         let boxes: Vec<Option<[f64; 4]>> = photo.subjects.iter().map(|s| s.bbox).collect();
-        let Ok((whole, crops)) = thumbs::photo_thumbs(&photo.path, &boxes) else {
+        let Ok(thumbs::Thumbs { whole, crops }) = thumbs::photo_thumbs(&photo.path, &boxes) else {
             return Ok(());
         };
         let place = |jpeg: &[u8], name: String| -> Result<String> {

@@ -67,16 +67,25 @@ pub fn read(path: &Path, photos: Option<&Path>) -> Result<(Vec<Photo>, Option<St
         .read_line(&mut first)
         .with_context(|| format!("{}: cannot read", path.display()))?;
     if !first.trim_start().starts_with('{') {
-        return Ok((group(csv_rows(path)?, photos).with_context(|| format!("{}: not a classify output", path.display()))?, None));
+        return Ok((
+            group(csv_rows(path)?, photos).with_context(|| format!("{}: not a classify output", path.display()))?,
+            None,
+        ));
     }
     // One JSON document with MegaDetector's keys, or JSON lines.
     let text = std::fs::read_to_string(path).with_context(|| format!("{}: cannot read", path.display()))?;
     match serde_json::from_str::<Value>(&text) {
         Ok(doc) if doc.get("detection_categories").is_some() => {
-            let root = photos.map(Path::to_path_buf).unwrap_or_else(|| path.parent().map(Path::to_path_buf).unwrap_or_default());
+            let root = photos
+                .map(Path::to_path_buf)
+                .unwrap_or_else(|| path.parent().map(Path::to_path_buf).unwrap_or_default());
             read_md(path, &doc, &root)
         }
-        _ => Ok((group(jsonl_rows(path, &text)?, photos).with_context(|| format!("{}: not a classify output", path.display()))?, None)),
+        _ => Ok((
+            group(jsonl_rows(path, &text)?, photos)
+                .with_context(|| format!("{}: not a classify output", path.display()))?,
+            None,
+        )),
     }
 }
 
@@ -146,7 +155,14 @@ fn group(rows: Vec<Row>, photos: Option<&Path>) -> Result<Vec<Photo>> {
             continue;
         }
         if photo.subjects.last().is_none_or(|s| s.label != label) {
-            photo.subjects.push(Subject { label, bbox: None, candidates: Vec::new(), verdict: None, error: None, thumb: None });
+            photo.subjects.push(Subject {
+                label,
+                bbox: None,
+                candidates: Vec::new(),
+                verdict: None,
+                error: None,
+                thumb: None,
+            });
         }
         let subject = photo.subjects.last_mut().context("a subject")?;
         if let Some(e) = get("error") {
@@ -170,8 +186,7 @@ fn group(rows: Vec<Row>, photos: Option<&Path>) -> Result<Vec<Photo>> {
                 subject.candidates.push(Candidate { name, lineage, common: None, score });
             }
         } else {
-            let mut lineage: Vec<String> =
-                RANKS[..6].iter().map_while(|r| get(r).map(str::to_owned)).collect();
+            let mut lineage: Vec<String> = RANKS[..6].iter().map_while(|r| get(r).map(str::to_owned)).collect();
             let epithet = get("species_epithet");
             if let Some(e) = epithet {
                 lineage.push(e.to_owned());
@@ -197,7 +212,8 @@ fn lineage_of_open_set(text: &str) -> Vec<String> {
 fn read_md(path: &Path, doc: &Value, root: &Path) -> Result<(Vec<Photo>, Option<String>)> {
     let names = doc.get("classification_categories").and_then(Value::as_object);
     let descriptions = doc.get("classification_category_descriptions").and_then(Value::as_object);
-    let images = doc.get("images").and_then(Value::as_array).with_context(|| format!("{}: no images", path.display()))?;
+    let images =
+        doc.get("images").and_then(Value::as_array).with_context(|| format!("{}: no images", path.display()))?;
     let mut photos = Vec::with_capacity(images.len());
     for image in images {
         let file = image.get("file").and_then(Value::as_str).unwrap_or_default().to_owned();

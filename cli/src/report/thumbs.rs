@@ -13,8 +13,16 @@ pub const SIDE: usize = 160;
 /// JPEG quality of thumbnails.
 const QUALITY: f32 = 72.0;
 
+/// A photo's thumbnails as JPEG files.
+pub struct Thumbs {
+    /// The whole photo.
+    pub whole: Vec<u8>,
+    /// One per box asked for (`None` where there was no box, or it was under a pixel).
+    pub crops: Vec<Option<Vec<u8>>>,
+}
+
 /// The thumbnails of one photo: the photo's, then one per box in `boxes`.
-pub fn photo_thumbs(path: &Path, boxes: &[Option<[f64; 4]>]) -> Result<(Vec<u8>, Vec<Option<Vec<u8>>>)> {
+pub fn photo_thumbs(path: &Path, boxes: &[Option<[f64; 4]>]) -> Result<Thumbs> {
     let bytes = std::fs::read(path).with_context(|| format!("{}: cannot read", path.display()))?;
     let decoder = Preprocessor::new(Pipeline::Squash, 1)?;
     let image = decoder.decode(&bytes, &path.display().to_string())?.apply_orientation();
@@ -28,7 +36,7 @@ pub fn photo_thumbs(path: &Path, boxes: &[Option<[f64; 4]>]) -> Result<(Vec<u8>,
             jpeg(shrink(w, h, &rgb)).ok()
         })
         .collect();
-    Ok((whole, crops))
+    Ok(Thumbs { whole, crops })
 }
 
 /// A data URI of a JPEG.
@@ -86,7 +94,7 @@ mod tests {
         let (w, h, px) = shrink(640, 320, &rgb);
         assert_eq!((w, h), (160, 80));
         assert_eq!(&px[..3], &[100, 50, 25], "four pixels, half of them black");
-        assert_eq!(shrink(10, 5, &vec![9; 150]), (10, 5, vec![9; 150]), "small photos stay as they are");
+        assert_eq!(shrink(10, 5, &[9; 150]), (10, 5, vec![9; 150]), "small photos stay as they are");
         let jpeg = jpeg((w, h, px)).unwrap();
         assert_eq!(&jpeg[..2], &[0xFF, 0xD8]);
         assert!(data_uri(&jpeg).starts_with("data:image/jpeg;base64,/9j/"));
