@@ -167,6 +167,79 @@ fn classify_writes_its_report_in_one_go() {
     assert!(!dir.path().join("r.rows.jsonl").exists(), "the rows written for the report are removed");
 }
 
+#[test]
+fn open_set_json_lines_and_md_json_results_read_alike() {
+    let dir = tempfile::tempdir().unwrap();
+    let tol = dir.path().join("tol");
+    common::import_fixture_tree(&tol, &[]);
+    let (m, tol) = (model(), arg(&tol));
+    // Open set, as JSON lines: the verdict is the deepest confident rank, or "unknown".
+    let jsonl = dir.path().join("open.jsonl");
+    let run = arbor(&[
+        "classify",
+        "--model",
+        &m,
+        "--index",
+        &tol,
+        "images",
+        "--min-confidence",
+        "0.9",
+        "--format",
+        "jsonl",
+        "--output",
+        &arg(&jsonl),
+    ]);
+    assert!(run.ok(), "{}", run.stderr);
+    let out = dir.path().join("open.html");
+    common::arbor_in(&fixtures(), &["report", &arg(&jsonl), "--out", &arg(&out), "--no-thumbs"]).success();
+    let data = page_data(&std::fs::read_to_string(&out).unwrap());
+    let rows: Vec<Value> =
+        std::fs::read_to_string(&jsonl).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    for (p, row) in data["photos"].as_array().unwrap().iter().zip(&rows) {
+        assert_eq!(p["file"], row["file_name"]);
+        assert!(p["thumb"].is_null(), "--no-thumbs");
+        let verdict = p["subjects"][0]["verdict"].as_str().unwrap();
+        match row["rank"].as_str().unwrap() {
+            "unknown" => assert_eq!(verdict, "unknown"),
+            rank => assert_eq!(verdict, format!("{rank} {}", row["name"].as_str().unwrap())),
+        }
+    }
+    // md-json: one subject per classified detection, named by the file's categories.
+    let md = dir.path().join("md.json");
+    let doc = serde_json::json!({"info": {"format_version": "1.4"}, "detection_categories": {"1": "animal"}, "images": [
+        {"file": "images/chelsea.png", "detections": [{"category": "1", "conf": 0.8, "bbox": [0.1, 0.1, 0.5, 0.5]}]},
+        {"file": "images/china.jpg", "detections": []}]});
+    std::fs::write(&md, serde_json::to_vec(&doc).unwrap()).unwrap();
+    let classified = dir.path().join("classified.json");
+    arbor(&[
+        "classify",
+        "--model",
+        &m,
+        "--index",
+        &tol,
+        "--detections",
+        &arg(&md),
+        &arg(&fixtures()),
+        "--format",
+        "md-json",
+        "--output",
+        &arg(&classified),
+        "-k",
+        "2",
+    ])
+    .success();
+    let out = dir.path().join("md.html");
+    arbor(&["report", &arg(&classified), "--photos", &arg(&fixtures()), "--out", &arg(&out)]).success();
+    let data = page_data(&std::fs::read_to_string(&out).unwrap());
+    let cat = &data["photos"][0]["subjects"][0];
+    assert_eq!(cat["label"], "detection 0 (0.8)");
+    assert_eq!(cat["candidates"].as_array().unwrap().len(), 2);
+    assert_eq!(cat["candidates"][0]["lineage"].as_array().unwrap().len(), 7);
+    assert!(cat["thumb"].as_str().unwrap().starts_with("data:image/jpeg"), "the crop's thumbnail");
+    assert_eq!(data["photos"][1]["subjects"][0]["label"], "no classified detection");
+    assert!(data["summary"]["classifier"].as_str().unwrap().starts_with("arbor "));
+}
+
 /// Headless Chromium: the page as a browser builds it, under `hash` (the page's filters).
 fn dom(page: &Path, hash: &str, profile: &Path) -> (String, String) {
     let chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
@@ -235,6 +308,12 @@ fn in_a_browser_every_photo_has_its_card_and_filters_work() {
         assert_eq!(names, taxa.iter().map(|t| t.0.as_str()).collect::<Vec<_>>(), "{file}");
     }
     assert!(all.contains("<svg") && all.contains("role=\"img\""), "the counts chart is drawn");
+    // For screen readers: every picture described, the result count announced, meters valued.
+    let images = all.matches("<img ").count();
+    assert!(images >= 8, "{images} thumbnails");
+    assert_eq!(all.split("<img ").skip(1).filter(|i| i[..i.find('>').unwrap()].contains(" alt=\"")).count(), images);
+    assert!(all.contains("aria-live=\"polite\"") && all.contains("role=\"search\""));
+    assert!(all.contains("role=\"meter\"") && all.contains("aria-valuenow="));
 
     // A taxon filter at a rank (as a lineage link sets it) keeps exactly the photos whose best
     // answer is under it.
@@ -265,14 +344,19 @@ fn in_a_browser_every_photo_has_its_card_and_filters_work() {
 
     // A screenshot for people to look at.
     let shot = Path::new(env!("CARGO_TARGET_TMPDIR")).join("arbor-report.png");
-    let status = Command::new("/usr/bin/chromium")
+    let shot_run = Command::new("/usr/bin/chromium")
         .args(["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"])
         .arg(format!("--user-data-dir={}", profile.display()))
         .arg(format!("--screenshot={}", shot.display()))
         .args(["--window-size=1280,1600", "--hide-scrollbars"])
         .arg(format!("file://{}", page.display()))
-        .status()
+        .output()
         .unwrap();
-    assert!(status.success() && std::fs::metadata(&shot).unwrap().len() > 10_000, "a screenshot at {}", shot.display());
+    assert!(
+        shot_run.status.success() && std::fs::metadata(&shot).unwrap().len() > 10_000,
+        "a screenshot at {}: {}",
+        shot.display(),
+        String::from_utf8_lossy(&shot_run.stderr)
+    );
     eprintln!("screenshot: {}", shot.display());
 }
