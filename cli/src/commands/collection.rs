@@ -1,7 +1,7 @@
 //! `arbor collection build|add` and `arbor search`: a user's photos embedded once into a
 //! memory-mapped index, then searched by photo or by text.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use arbor_engine::photo_key;
@@ -34,6 +34,38 @@ appended; the collection is rewritten atomically.")]
     /// List the photos of a collection.
     #[command(after_help = "Example:\n  arbor collection list my-photos --format csv")]
     List(ListArgs),
+    /// Put a collection into Milvus (for collections past one machine).
+    #[command(after_help = "Examples:
+  arbor collection export my-photos --to milvus://127.0.0.1:19530/my_photos
+  arbor collection export my-photos --to milvus://db.lab:19530/survey --model bioclip --index tol-index
+  arbor search --collection milvus://127.0.0.1:19530/my_photos --model bioclip --text \"Corvus corax\" --within Aves
+
+The Milvus collection is created (inner product on unit vectors) with the model's identity in its
+description. With --model and --index each photo's predicted taxon at every rank goes with it, so
+`search --within` can filter by taxon. A rerun inserts only what is missing, so an interrupted
+export is carried on by running it again.")]
+    Export(ExportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// The collection to export.
+    collection: PathBuf,
+    /// Where: milvus://HOST:PORT/NAME.
+    #[arg(long)]
+    to: arbor_milvus::MilvusUrl,
+    /// The model that built the collection, to predict each photo's taxon (with --index).
+    #[arg(long, requires = "index")]
+    model: Option<PathBuf>,
+    /// A tree of life: each photo's predicted lineage and its probability go into Milvus.
+    #[arg(long, requires = "model")]
+    index: Option<PathBuf>,
+    /// Photos per insert.
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..16384))]
+    batch: u32,
+    /// Stop after this many batches, as an interrupted export would (for tests).
+    #[arg(long, hide = true)]
+    stop_after: Option<usize>,
 }
 
 #[derive(Debug, Args)]
@@ -93,13 +125,18 @@ struct EmbedOptions {
   arbor search --collection my-photos --model bioclip --image query.jpg -k 5
   arbor search --collection my-photos --model bioclip --text \"Corvus corax\" --format json
   arbor search --collection my-photos --model bioclip --text \"a photo of a raven in snow\" --templates none
+  arbor search --collection milvus://127.0.0.1:19530/my_photos --model bioclip --image q.jpg --within Corvidae
 
 --model must be the model that built the collection, through the same image pipeline (its
 identity is recorded there).")]
 pub struct SearchArgs {
-    /// Collection directory (see `arbor collection build`).
+    /// Collection directory (see `arbor collection build`), or milvus://HOST:PORT/NAME (see
+    /// `arbor collection export`).
     #[arg(long)]
-    collection: PathBuf,
+    collection: String,
+    /// Milvus only: only photos whose predicted lineage holds this taxon (exported with --index).
+    #[arg(long)]
+    within: Option<String>,
     /// Arbor model directory that built the collection.
     #[arg(long)]
     model: PathBuf,
@@ -132,6 +169,7 @@ pub fn run(cmd: CollectionCommand) -> Result<u8> {
         CollectionCommand::Build(a) => build(a),
         CollectionCommand::Add(a) => add(a),
         CollectionCommand::List(a) => list(a),
+        CollectionCommand::Export(a) => export(a),
     }
 }
 
@@ -200,15 +238,115 @@ fn embed_new(
     Ok((paths, embedded.rows, embedded.failed))
 }
 
+fn export(a: ExportArgs) -> Result<u8> {
+    let local = Collection::open(&a.collection).with_context(|| format!("opening {}", a.collection.display()))?;
+    let engine = match (&a.model, &a.index) {
+        (Some(model), Some(index)) => Some(Engine::builder(model).index(index).open()?),
+        _ => None,
+    };
+    if let Some(engine) = &engine
+        && engine.identity().image() != local.model_identity()
+    {
+        bail!(
+            "{}: its photos were embedded by another model than {}",
+            a.collection.display(),
+            a.model.as_deref().unwrap_or(Path::new("?")).display()
+        );
+    }
+    let remote = arbor_milvus::Collection::new(a.to.clone());
+    let created = remote.create_or_check(local.dim(), local.model_identity())?;
+    let (paths, rows) = local.entries()?;
+    let dim = local.dim();
+    drop(local);
+    let classifier = match &engine {
+        Some(e) => Some(arbor_engine::Classifier::Tree {
+            classifier: e.tree_classifier(arbor_index::Scope::All)?,
+            question: arbor_engine::TreeQuestion::Top {
+                rank: arbor_index::Rank::Species,
+                k: std::num::NonZeroUsize::MIN,
+            },
+        }),
+        None => None,
+    };
+    if !created {
+        // Rows a run inserted a moment ago are not visible yet (Milvus's bounded staleness).
+        eprintln!(
+            "{}: exists; waiting {:.1} s for its latest rows to be visible",
+            a.to,
+            arbor_milvus::STALENESS.as_secs_f64()
+        );
+        std::thread::sleep(arbor_milvus::STALENESS);
+    }
+    let progress = crate::progress::bar(paths.len() as u64, "exporting");
+    let mut last: Vec<String> = Vec::new();
+    let (mut inserted, mut present) = (0usize, 0usize);
+    let batch = a.batch as usize;
+    for (n, (names, vectors)) in paths.chunks(batch).zip(rows.chunks(batch * dim)).enumerate() {
+        if a.stop_after.is_some_and(|limit| n >= limit) {
+            bail!("stopped early (--stop-after) after {inserted} photos");
+        }
+        let have = remote.existing(names)?;
+        let todo: Vec<usize> = (0..names.len()).filter(|&i| !have.contains(&names[i])).collect();
+        present += names.len() - todo.len();
+        let flat: Vec<f32> = todo.iter().flat_map(|&i| vectors[i * dim..(i + 1) * dim].iter().copied()).collect();
+        let lineages = match &classifier {
+            Some(c) => c.answer(&flat, dim)?.into_iter().map(lineage_of).collect(),
+            None => vec![None; todo.len()],
+        };
+        let photo_rows: Vec<arbor_milvus::PhotoRow> = todo
+            .iter()
+            .zip(lineages)
+            .map(|(&i, lineage)| arbor_milvus::PhotoRow {
+                path: names[i].clone(),
+                vector: vectors[i * dim..(i + 1) * dim].to_vec(),
+                lineage,
+            })
+            .collect();
+        inserted += remote.insert(&photo_rows)?;
+        if !photo_rows.is_empty() {
+            last = photo_rows.into_iter().map(|r| r.path).collect();
+        }
+        progress.inc(names.len() as u64);
+    }
+    // Searches right after the export see every photo.
+    remote.wait_visible(&last)?;
+    progress.finish_and_clear();
+    eprintln!(
+        "{}: {} {inserted} photos inserted, {present} already there",
+        a.to,
+        if created { "created;" } else { "exists;" }
+    );
+    Ok(0)
+}
+
+/// A photo's predicted species as Milvus's lineage fields (the species as its binomial).
+fn lineage_of(answer: arbor_engine::Answer) -> Option<([String; 7], f32)> {
+    let arbor_engine::Answer::Taxa(hits) = answer else { return None };
+    let hit = hits.into_iter().next()?;
+    let mut path: [String; 7] = hit.path.try_into().ok()?;
+    path[6] = format!("{} {}", path[5], path[6]);
+    Some((path, hit.score))
+}
+
 pub fn search(a: SearchArgs) -> Result<()> {
     let engine = open_engine(&a.model, a.preprocess, a.exif_orient)?;
-    let collection = engine.open_collection(&a.collection)?;
     let query = match (&a.image, &a.text) {
         (Some(image), _) => engine.embed_image(Image::Path(image))?,
         (None, Some(text)) => engine.embed_text(text, a.templates)?,
         (None, None) => bail!("give --image or --text"),
     };
-    let hits = collection.search(&query, a.k as usize)?;
+    let hits: Vec<arbor_engine::PhotoHit> = if arbor_milvus::MilvusUrl::is_milvus(&a.collection) {
+        let url: arbor_milvus::MilvusUrl = a.collection.parse()?;
+        let remote = arbor_milvus::Collection::new(url);
+        let found = remote.search(&query, engine.identity().image(), a.k as usize, a.within.as_deref())?;
+        found.into_iter().map(|h| arbor_engine::PhotoHit { path: h.path, score: h.score }).collect()
+    } else {
+        if a.within.is_some() {
+            bail!("--within filters a Milvus collection (milvus://…) by the lineage exported with it");
+        }
+        let collection = engine.open_collection(&a.collection)?;
+        collection.search(&query, a.k as usize)?
+    };
     let rows: Vec<Vec<Cell>> =
         hits.iter().enumerate().map(|(i, h)| vec![Cell::from(i + 1), h.path.as_str().into(), h.score.into()]).collect();
     match a.format {

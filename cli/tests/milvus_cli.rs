@@ -1,0 +1,176 @@
+//! `collection export --to milvus://…` and `search --collection milvus://…` against a real
+//! Milvus (the PyPI `milvus` standalone server that `.ci/run` starts on 127.0.0.1; its address
+//! in `ARBOR_MILVUS`, e.g. `127.0.0.1:19530`). Ignored by plain `cargo test`: run by `.ci/run`.
+
+mod common;
+
+use std::path::Path;
+
+use arbor_engine::{Classifier, Collection, Engine, TreeQuestion};
+use arbor_index::{Rank, Scope};
+use common::{arbor, arg, model};
+use rand::{Rng, SeedableRng};
+
+fn server() -> String {
+    std::env::var("ARBOR_MILVUS").expect("ARBOR_MILVUS=HOST:PORT of a Milvus server (.ci/run starts one)")
+}
+
+/// A unique collection name per test run.
+fn name(what: &str) -> String {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+    format!("arbor_{what}_{}_{nanos}", std::process::id())
+}
+
+/// A collection of the fixture photos plus `n` random unit vectors (as if photos), made by
+/// the tiny model's identity.
+fn synthetic(dir: &Path, n: usize) -> (std::path::PathBuf, Vec<String>, Vec<f32>) {
+    let m = model();
+    let photos = arg(&common::fixtures().join("images"));
+    let real = dir.join("real");
+    arbor(&["collection", "build", "--model", &m, &photos, "--out", &arg(&real)]).success();
+    let (mut paths, mut rows) = Collection::open(&real).unwrap().entries().unwrap();
+    let identity = Collection::open(&real).unwrap().model_identity().to_owned();
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+    for i in 0..n {
+        let mut v: Vec<f32> = (0..32).map(|_| rng.r#gen::<f32>() - 0.5).collect();
+        let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+        v.iter_mut().for_each(|x| *x /= norm);
+        paths.push(format!("/synthetic/{i:05}.jpg"));
+        rows.extend(v);
+    }
+    let out = dir.join("collection");
+    Collection::write(&out, &identity, &paths, &rows).unwrap();
+    (out, paths, rows)
+}
+
+fn hits(run: &common::Run) -> Vec<String> {
+    let v: serde_json::Value = run.json();
+    v.as_array().unwrap().iter().map(|h| h["path"].as_str().unwrap().to_owned()).collect()
+}
+
+#[test]
+#[ignore = "needs a Milvus server: run by .ci/run (ARBOR_MILVUS=127.0.0.1:19530)"]
+fn exported_collections_search_like_local_ones_and_filter_by_taxon() {
+    let dir = tempfile::tempdir().unwrap();
+    let (local, paths, rows) = synthetic(dir.path(), 20_000);
+    let tol = dir.path().join("tol");
+    common::import_fixture_tree(&tol, &[]);
+    let (m, tol, local) = (model(), arg(&tol), arg(&local));
+    let url = format!("milvus://{}/{}", server(), name("search"));
+    let first = arbor(&["collection", "export", &local, "--to", &url, "--model", &m, "--index", &tol]).success();
+    assert!(first.stderr.contains("created; 20008 photos inserted, 0 already there"), "{}", first.stderr);
+    // A rerun inserts nothing.
+    let again = arbor(&["collection", "export", &local, "--to", &url, "--model", &m, "--index", &tol]).success();
+    assert!(again.stderr.contains("0 photos inserted, 20008 already there"), "{}", again.stderr);
+
+    // Milvus's top-10 against the local exact search, for photo and text queries.
+    let photos: Vec<String> = common::images().iter().map(|f| arg(&common::fixtures().join(f))).collect();
+    let texts = ["Corvus corax", "a cat", "an astronaut", "a red flower", "Felis catus", "a coffee cup"];
+    let (mut same, mut total) = (0usize, 0usize);
+    let queries: Vec<(&str, String)> =
+        photos.iter().map(|p| ("--image", p.clone())).chain(texts.iter().map(|t| ("--text", t.to_string()))).collect();
+    for (flag, q) in &queries {
+        let search = |collection: &str, extra: &[&str]| {
+            let mut args =
+                vec!["search", "--collection", collection, "--model", &m, flag, q, "-k", "10", "--format", "json"];
+            args.extend_from_slice(extra);
+            hits(&arbor(&args).success())
+        };
+        let want = search(&local, &[]);
+        let got = search(&url, &[]);
+        total += want.len();
+        same += want.iter().zip(&got).filter(|(a, b)| a == b).count();
+    }
+    let agreement = same as f64 / total as f64;
+    eprintln!("Milvus top-10 = exact top-10 in {same} of {total} positions ({:.1} %)", 100.0 * agreement);
+    assert!(agreement >= 0.99, "{same}/{total}");
+
+    // --within: only photos whose predicted lineage holds the taxon (checked against the
+    // engine's own prediction for each hit's vector).
+    let engine = Engine::builder(&m).index(&tol).open().unwrap();
+    let classifier = Classifier::Tree {
+        classifier: engine.tree_classifier(Scope::All).unwrap(),
+        question: TreeQuestion::Top { rank: Rank::Species, k: std::num::NonZeroUsize::MIN },
+    };
+    for taxon in ["Aves", "Fungi"] {
+        let found = hits(
+            &arbor(&[
+                "search",
+                "--collection",
+                &url,
+                "--model",
+                &m,
+                "--text",
+                "a bird",
+                "-k",
+                "25",
+                "--within",
+                taxon,
+                "--format",
+                "json",
+            ])
+            .success(),
+        );
+        assert_eq!(found.len(), 25, "{taxon}");
+        for path in found {
+            let i = paths.iter().position(|p| *p == path).unwrap();
+            let answer = classifier.answer(&rows[i * 32..(i + 1) * 32], 32).unwrap().remove(0);
+            let lineage = match answer {
+                arbor_engine::Answer::Taxa(hits) => hits[0].path.clone(),
+                other => panic!("{other:?}"),
+            };
+            assert!(lineage.iter().any(|n| n == taxon), "{path}: {lineage:?} is not under {taxon}");
+        }
+    }
+
+    // Another model is refused, naming the URL.
+    let other = dir.path().join("quickgelu");
+    let f = common::fixtures();
+    common::import_openclip(
+        &f.join("tiny_quickgelu/model.safetensors"),
+        &f.join("tiny_quickgelu/open_clip_config.json"),
+        &other,
+        &[],
+    )
+    .success();
+    let refused = arbor(&["search", "--collection", &url, "--model", &arg(&other), "--text", "x"]);
+    assert!(
+        refused.code == Some(1) && refused.stderr.contains(&url) && refused.stderr.contains("model"),
+        "{}",
+        refused.stderr
+    );
+}
+
+#[test]
+#[ignore = "needs a Milvus server: run by .ci/run (ARBOR_MILVUS=127.0.0.1:19530)"]
+fn an_interrupted_export_resumes_to_the_same_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let (local, paths, _) = synthetic(dir.path(), 5_000);
+    let local = arg(&local);
+    let url = format!("milvus://{}/{}", server(), name("resume"));
+    let stopped = arbor(&["collection", "export", &local, "--to", &url, "--batch", "500", "--stop-after", "4"]);
+    assert_eq!(stopped.code, Some(1), "{}", stopped.stderr);
+    let resumed = arbor(&["collection", "export", &local, "--to", &url, "--batch", "500"]).success();
+    assert!(resumed.stderr.contains("3008 photos inserted, 2000 already there"), "{}", resumed.stderr);
+    // Every photo once: no row twice, none missing.
+    let remote = arbor_milvus::Collection::new(url.parse().unwrap());
+    let mut rows = 0;
+    for chunk in paths.chunks(4000) {
+        rows += remote.rows_of(chunk).unwrap().len();
+    }
+    assert_eq!(rows, paths.len());
+
+    // A server that is not there, and a width that does not fit, are named.
+    let down = arbor(&["collection", "export", &local, "--to", "milvus://127.0.0.1:9/photos"]);
+    assert!(
+        down.code == Some(1) && down.stderr.contains("milvus://127.0.0.1:9/photos: cannot reach the Milvus server"),
+        "{}",
+        down.stderr
+    );
+    let wide = dir.path().join("wide");
+    Collection::write(&wide, "x", &["/a.jpg".to_string()], &[1.0, 0.0, 0.0, 0.0]).unwrap();
+    let misfit = arbor(&["collection", "export", &arg(&wide), "--to", &url]);
+    assert!(misfit.stderr.contains("32-d, these are 4-d"), "{}", misfit.stderr);
+    let bad = arbor(&["collection", "export", &local, "--to", "milvus://host/bad-name"]);
+    assert_eq!(bad.code, Some(2), "{}", bad.stderr);
+}
