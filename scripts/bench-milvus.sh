@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Export throughput and search latency through Milvus beside the local collection, one run:
+# a collection of N synthetic photos (default 20,000 hard links to 64 tiny PNGs, embedded by the
+# fixtures' tiny model), exported to the Milvus at $ARBOR_MILVUS (default 127.0.0.1:19530), then
+# 20 text queries each way. Needs a release build and a running Milvus (see README).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+arbor="${CARGO_TARGET_DIR:-target}/release/arbor"
+server="${ARBOR_MILVUS:-127.0.0.1:19530}"
+n="${1:-20000}"
+fixtures=../shared/fixtures/openclip
+work=$(mktemp -d /var/tmp/arbor-milvus-bench.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+"$arbor" import openclip --checkpoint "$fixtures/tiny_gelu/model.safetensors" \
+    --config "$fixtures/tiny_gelu/open_clip_config.json" --out "$work/model" >/dev/null 2>&1
+python3 - "$work" "$n" <<'PY'
+import os, struct, sys, zlib
+work, n = sys.argv[1], int(sys.argv[2])
+os.makedirs(f"{work}/src")
+def png(path, seed):
+    w = h = 16
+    raw = b"".join(b"\0" + bytes(((x * 7 + y * 13 + c * 5 + seed * 11) % 256) for x in range(w) for c in range(3)) for y in range(h))
+    chunk = lambda t, d: struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d) & 0xFFFFFFFF)
+    open(path, "wb").write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+for i in range(64):
+    png(f"{work}/src/{i}.png", i)
+for i in range(n):
+    d = f"{work}/photos/{i // 1000:03d}"
+    if i % 1000 == 0:
+        os.makedirs(d)
+    os.link(f"{work}/src/{i % 64}.png", f"{d}/{i:06d}.png")
+PY
+"$arbor" collection build --model "$work/model" "$work/photos" --out "$work/coll" --batch-size 32 >/dev/null 2>&1
+name="bench_$$_$(date +%s)"
+t0=$(date +%s.%N)
+"$arbor" collection export "$work/coll" --to "milvus://$server/$name" 2>/dev/null
+t1=$(date +%s.%N)
+export_s=$(echo "$t1 - $t0" | bc)
+time_queries() {
+    local t0 t1
+    t0=$(date +%s.%N)
+    for q in $(seq 1 20); do
+        "$arbor" search --collection "$1" --model "$work/model" --text "photo number $q" -k 10 --format json >/dev/null
+    done
+    t1=$(date +%s.%N)
+    echo "scale=1; ($t1 - $t0) * 1000 / 20" | bc
+}
+local_ms=$(time_queries "$work/coll")
+milvus_ms=$(time_queries "milvus://$server/$name")
+echo "photos,export_s,export_photos_per_s,local_search_ms,milvus_search_ms"
+echo "$n,$export_s,$(echo "scale=0; $n / $export_s" | bc),$local_ms,$milvus_ms"
+echo "(search times are whole \`arbor search\` runs: process start, model load, query embedding and the search)"
