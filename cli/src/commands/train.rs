@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use arbor_engine::TextType;
 use arbor_engine::{ClipConfig, Cpu};
 use arbor_trainer::{Event, ModelInit, RunOptions, SynthConfig, TrainConfig, TrainReport, World};
@@ -259,7 +259,9 @@ fn train_cuda(
     _: &RunOptions,
     _: &mut dyn FnMut(Event<'_>),
 ) -> Result<TrainReport> {
-    bail!("--device cuda needs a build with `--features cuda` (cargo build --release -p arbor-cli --features cuda)")
+    anyhow::bail!(
+        "--device cuda needs a build with `--features cuda` (cargo build --release -p arbor-cli --features cuda)"
+    )
 }
 
 fn print_history(report: &TrainReport, format: Format) -> Result<()> {
