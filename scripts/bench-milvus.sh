@@ -13,23 +13,7 @@ work=$(mktemp -d /var/tmp/arbor-milvus-bench.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 "$arbor" import openclip --checkpoint "$fixtures/tiny_gelu/model.safetensors" \
     --config "$fixtures/tiny_gelu/open_clip_config.json" --out "$work/model" >/dev/null 2>&1
-python3 - "$work" "$n" <<'PY'
-import os, struct, sys, zlib
-work, n = sys.argv[1], int(sys.argv[2])
-os.makedirs(f"{work}/src")
-def png(path, seed):
-    w = h = 16
-    raw = b"".join(b"\0" + bytes(((x * 7 + y * 13 + c * 5 + seed * 11) % 256) for x in range(w) for c in range(3)) for y in range(h))
-    chunk = lambda t, d: struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d) & 0xFFFFFFFF)
-    open(path, "wb").write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
-for i in range(64):
-    png(f"{work}/src/{i}.png", i)
-for i in range(n):
-    d = f"{work}/photos/{i // 1000:03d}"
-    if i % 1000 == 0:
-        os.makedirs(d)
-    os.link(f"{work}/src/{i % 64}.png", f"{d}/{i:06d}.png")
-PY
+python3 scripts/tiny_photos.py "$work/photos" "$n"
 "$arbor" collection build --model "$work/model" "$work/photos" --out "$work/coll" --batch-size 32 >/dev/null 2>&1
 name="bench_$$_$(date +%s)"
 t0=$(date +%s.%N)

@@ -9,7 +9,7 @@
 //! camera's clock has no zone), or the file's modification time where EXIF has none.
 //! Deployments take their coordinates from `--deployments` or from their photos' EXIF GPS.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
@@ -50,6 +50,8 @@ struct Media {
     deployment: String,
     timestamp: jiff::ZonedDateTime,
     record: Record,
+    /// Its entry in the detection file, in detection mode.
+    image: Option<usize>,
 }
 
 impl CamtrapDp {
@@ -74,7 +76,11 @@ impl CamtrapDp {
                     bail!("{}: row {}: {coord} is not a number", path.display(), i + 2);
                 }
             }
-            out.insert(fields["deploymentID"].clone(), fields);
+            let id = fields
+                .get("deploymentID")
+                .with_context(|| format!("{}: row {}: no deploymentID", path.display(), i + 2))?
+                .clone();
+            out.insert(id, fields);
         }
         Ok(out)
     }
@@ -82,9 +88,19 @@ impl CamtrapDp {
     fn media(&self, records: &mut dyn Iterator<Item = Result<Record>>) -> Result<Vec<Media>> {
         let tz = TimeZone::fixed(self.offset);
         let (mut media, mut absent) = (Vec::new(), Vec::new());
+        // Each record's entry in the detection file, found once (a file may hold 10⁶ photos).
+        let entries: HashMap<&str, usize> = self
+            .detections
+            .iter()
+            .flat_map(|f| f.images().iter().enumerate().map(|(i, image)| (image.file.as_str(), i)))
+            .collect();
         for r in records {
             let record = r?;
-            let path = self.photo_path(&record.file_name);
+            let image = entries.get(record.file_name.as_str()).copied();
+            let path = match (&self.detections, image) {
+                (Some(file), Some(i)) => file.locate(&file.images()[i]),
+                _ => PathBuf::from(&record.file_name),
+            };
             // Camtrap DP's filePath is relative and never climbs (`..`): photos outside the
             // folder keep only their plain components.
             let relative: PathBuf = match path.strip_prefix(&self.root) {
@@ -110,20 +126,12 @@ impl CamtrapDp {
                 }
             };
             let relative = relative.to_string_lossy().replace('\\', "/").trim_start_matches("./").to_owned();
-            media.push(Media { id: format!("m{}", media.len() + 1), relative, deployment, timestamp, record });
+            media.push(Media { id: format!("m{}", media.len() + 1), relative, deployment, timestamp, record, image });
         }
         if !absent.is_empty() {
             eprintln!("left out of the package: {} photos not on disk ({})", absent.len(), absent.join(", "));
         }
         Ok(media)
-    }
-
-    fn photo_path(&self, file_name: &str) -> PathBuf {
-        match &self.detections {
-            // Detection files name photos relative to the folder the detector ran on.
-            Some(_) => self.root.join(file_name.replace('\\', "/")),
-            None => PathBuf::from(file_name),
-        }
     }
 
     fn write(&self, dir: &Path, engine: &Engine, media: &[Media]) -> Result<()> {
@@ -225,7 +233,7 @@ impl CamtrapDp {
             // Photos classified whole: one observation each.
             return r.subjects.iter().map(|s| classified(base, s, None)).collect();
         };
-        let Some(image) = file.images().iter().find(|i| i.file == r.file_name) else { return Vec::new() };
+        let Some(image) = m.image.map(|i| &file.images()[i]) else { return Vec::new() };
         let mut out = Vec::new();
         for (d, det) in image.detections.iter().enumerate() {
             if det.conf < self.threshold {
@@ -304,6 +312,10 @@ impl CamtrapDp {
 }
 
 impl Assemble for CamtrapDp {
+    fn needs_photo_facts(&self) -> bool {
+        true
+    }
+
     fn assemble(&self, engine: &Engine, records: &mut dyn Iterator<Item = Result<Record>>) -> Result<()> {
         let media = self.media(records)?;
         if media.is_empty() {

@@ -1,7 +1,6 @@
 //! Turning what a user typed into inputs: photo paths (folders walked by the engine, `-` for
 //! stdin), class lists, text lines; and the one exit-status convention.
 
-use std::io::BufRead;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
@@ -17,12 +16,8 @@ pub fn photo_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
     let mut args = Vec::with_capacity(paths.len());
     for p in paths {
         if p.as_os_str() == "-" {
-            for line in std::io::stdin().lock().lines() {
-                let line = line.context("reading paths from stdin")?;
-                let line = line.trim();
-                if !line.is_empty() {
-                    args.push(PathBuf::from(line));
-                }
+            for path in stdin_paths() {
+                args.push(path?);
             }
         } else {
             args.push(p.clone());
@@ -76,12 +71,8 @@ impl PhotoStream {
                     walk.add(p, &mut send)?;
                     continue;
                 }
-                for line in std::io::stdin().lock().lines() {
-                    let line = line.context("reading paths from stdin")?;
-                    let path = PathBuf::from(line.trim());
-                    if path.as_os_str().is_empty() {
-                        continue;
-                    }
+                for path in stdin_paths() {
+                    let path = path?;
                     if !path.exists() {
                         send(path);
                     } else {
@@ -123,6 +114,15 @@ impl PhotoStream {
         }
         Ok(skipped)
     }
+}
+
+/// The paths on stdin, one per line, trimmed; blank lines skipped.
+fn stdin_paths() -> impl Iterator<Item = Result<PathBuf>> {
+    std::io::stdin().lines().filter_map(|line| match line {
+        Ok(l) if l.trim().is_empty() => None,
+        Ok(l) => Some(Ok(PathBuf::from(l.trim()))),
+        Err(e) => Some(Err(anyhow::Error::from(e).context("reading paths from stdin"))),
+    })
 }
 
 fn paths_list(paths: &[PathBuf]) -> String {

@@ -100,7 +100,9 @@ impl From<NamedScore> for ClassRecord {
 }
 
 impl Record {
-    fn of(result: &PhotoResult) -> Record {
+    /// The record of `result`; with `facts`, also the photo's EXIF, media type and modification
+    /// time, read from its head (which the md-json output does not need).
+    fn of(result: &PhotoResult, facts: bool) -> Record {
         let (error, subjects) = match &result.outcome {
             Err(e) => (Some(e.clone()), Vec::new()),
             Ok(units) => (
@@ -120,11 +122,16 @@ impl Record {
             ),
         };
         // EXIF sits in the file's head; the media type needs only its first bytes.
-        let head = crate::results::file_head(&result.path, if result.tags.is_some() { 64 } else { 1 << 20 });
-        let tags = result.tags.clone().unwrap_or_else(|| PhotoTags::read(&head));
-        let modified = std::fs::metadata(&result.path)
-            .and_then(|m| m.modified())
-            .ok()
+        let head = match (facts, result.tags.is_some()) {
+            (false, _) => Vec::new(),
+            (true, true) => crate::results::file_head(&result.path, 64),
+            (true, false) => crate::results::file_head(&result.path, 1 << 20),
+        };
+        let tags =
+            result.tags.clone().unwrap_or_else(|| if facts { PhotoTags::read(&head) } else { PhotoTags::default() });
+        let modified = facts
+            .then(|| std::fs::metadata(&result.path).and_then(|m| m.modified()).ok())
+            .flatten()
             .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
             .map(|d| d.as_secs() as i64);
         Record {
@@ -154,6 +161,12 @@ pub fn sidecar_path(output: &Path) -> PathBuf {
 pub trait Assemble {
     /// Writes the output (atomically) from the sidecar's records.
     fn assemble(&self, engine: &Engine, records: &mut dyn Iterator<Item = Result<Record>>) -> Result<()>;
+
+    /// Whether records need each photo's EXIF, media type and file time (a Camtrap DP package
+    /// does; an md-json file does not, and its photos' heads are then not read again).
+    fn needs_photo_facts(&self) -> bool {
+        false
+    }
 }
 
 /// A sink that checkpoints into the sidecar and assembles the output at the end.
@@ -182,7 +195,7 @@ impl<A: Assemble> Checkpointed<A> {
 
 impl<A: Assemble> Sink for Checkpointed<A> {
     fn photo(&mut self, _: &Engine, result: &PhotoResult) -> Result<()> {
-        serde_json::to_writer(&mut self.out, &Record::of(result))?;
+        serde_json::to_writer(&mut self.out, &Record::of(result, self.assembler.needs_photo_facts()))?;
         self.out.write_all(b"\n")?;
         self.out.flush().with_context(|| format!("{}: cannot write", self.path.display()))
     }

@@ -299,8 +299,8 @@ fn check_combinations(a: &ClassifyArgs) -> Result<()> {
             _ => check_output_file(out)?,
         }
     }
-    if a.report.is_some() && a.format == OutputFormat::CamtrapDp {
-        anyhow::bail!("--report reads csv, jsonl or md-json results, not a Camtrap DP package");
+    if a.report.is_some() && a.output.is_some() && matches!(a.format, OutputFormat::CamtrapDp | OutputFormat::Table) {
+        anyhow::bail!("--report reads csv, jsonl or md-json results: choose one of those with --format");
     }
     if a.resume && a.format == OutputFormat::Table {
         anyhow::bail!(

@@ -71,7 +71,7 @@ pub struct ReportOptions {
 }
 
 /// What the header says of the run beyond the results (known when classify writes the page).
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default)]
 pub struct RunInfo {
     /// The model.
     pub model: Option<String>,
