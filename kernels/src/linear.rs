@@ -1,0 +1,578 @@
+//! [`PackedLinear`]: a weight matrix converted and laid out once, multiplied many times.
+
+use rayon::prelude::*;
+
+use crate::epilogue::Activation;
+use crate::isa::{CpuFeatures, Isa};
+use crate::precision::Precision;
+use crate::tiles::{MR, NR, Tile, TileArgs, avx512, by_rows, portable};
+
+/// Rows of the left-hand side per task: eight micro-tiles, so that a weight panel read from
+/// L2 serves eight tiles and a task is big enough to be worth a thread.
+const MB: usize = 8 * MR;
+
+/// A shape that does not fit the matrix, or a kernel family this CPU lacks.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KernelError {
+    /// A buffer's length disagrees with the matrix.
+    #[error("{what} has {got} values, expected {expected}")]
+    Shape {
+        /// Which buffer.
+        what: &'static str,
+        /// Its length.
+        got: usize,
+        /// The length the matrix needs.
+        expected: usize,
+    },
+    /// The requested kernel family does not run on this CPU.
+    #[error("the {isa} kernels for {precision} do not run on this CPU")]
+    Unsupported {
+        /// The family asked for.
+        isa: Isa,
+        /// The precision.
+        precision: Precision,
+    },
+}
+
+/// What the output pass does with `x · W + b`.
+#[derive(Clone, Copy, Debug)]
+enum Output {
+    /// `out = activation(x · W + b)`.
+    Write(Activation),
+    /// `out += x · W + b` (a residual connection, fused).
+    Accumulate,
+}
+
+/// A `[k, n]` weight matrix (`y = x · W + b`, torch's `nn.Linear` transposed) packed into
+/// 64-column panels in one precision, with its bias. Building it converts and lays out the
+/// weights once; every product then streams the panels as they are.
+pub struct PackedLinear {
+    k: usize,
+    n: usize,
+    weights: Weights,
+    /// The bias, zero-padded to whole panels (zeros without a bias).
+    bias: Vec<f32>,
+    isa: Isa,
+}
+
+enum Weights {
+    F32(Aligned<f32>),
+    Bf16(Aligned<u16>),
+    /// Per output channel: `w ≈ scale · q`; `offsets` is `128 · Σₖ q`, which corrects for the
+    /// activations being stored as `q + 128` (`vpdpbusd` takes unsigned activations).
+    Int8 {
+        panels: Aligned<i8>,
+        scales: Vec<f32>,
+        offsets: Vec<i32>,
+    },
+}
+
+impl std::fmt::Debug for PackedLinear {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PackedLinear")
+            .field("k", &self.k)
+            .field("n", &self.n)
+            .field("precision", &self.precision())
+            .field("isa", &self.isa)
+            .finish()
+    }
+}
+
+impl PackedLinear {
+    /// Packs `weight` (`[k, n]` row-major: input features down, outputs across) and `bias`
+    /// (`[n]`) in `precision`, for the fastest kernels this CPU runs.
+    ///
+    /// # Errors
+    /// [`KernelError::Shape`] if a buffer's length does not match `k` and `n`.
+    pub fn new(
+        weight: &[f32],
+        [k, n]: [usize; 2],
+        bias: Option<&[f32]>,
+        precision: Precision,
+    ) -> Result<Self, KernelError> {
+        check("weight", weight.len(), k * n)?;
+        if let Some(bias) = bias {
+            check("bias", bias.len(), n)?;
+        }
+        let panels = n.div_ceil(NR);
+        let mut padded_bias = vec![0.0; panels * NR];
+        if let Some(bias) = bias {
+            padded_bias[..n].copy_from_slice(bias);
+        }
+        let weights = match precision {
+            Precision::F32 => Weights::F32(pack(weight, [k, n], 1, |v| v)),
+            Precision::Bf16 => Weights::Bf16(pack(weight, [k, n], 2, to_bf16)),
+            Precision::Int8 => quantise_weights(weight, [k, n]),
+        };
+        let isa = CpuFeatures::detect().best(precision);
+        Ok(Self { k, n, weights, bias: padded_bias, isa })
+    }
+
+    /// The same matrix on another kernel family (the tests compare every family this CPU runs).
+    ///
+    /// # Errors
+    /// [`KernelError::Unsupported`] if `isa` does not run on this CPU for this precision.
+    pub fn with_isa(mut self, isa: Isa) -> Result<Self, KernelError> {
+        let precision = self.precision();
+        if !CpuFeatures::detect().supports(isa, precision) {
+            return Err(KernelError::Unsupported { isa, precision });
+        }
+        self.isa = isa;
+        Ok(self)
+    }
+
+    /// Input features `k` and outputs `n`.
+    pub fn dims(&self) -> [usize; 2] {
+        [self.k, self.n]
+    }
+
+    /// The precision the weights are stored in.
+    pub fn precision(&self) -> Precision {
+        match self.weights {
+            Weights::F32(_) => Precision::F32,
+            Weights::Bf16(_) => Precision::Bf16,
+            Weights::Int8 { .. } => Precision::Int8,
+        }
+    }
+
+    /// The kernel family the products run on.
+    pub fn isa(&self) -> Isa {
+        self.isa
+    }
+
+    /// Bytes held by the packed weights, scales and bias.
+    pub fn memory_bytes(&self) -> usize {
+        let weights = match &self.weights {
+            Weights::F32(w) => w.bytes(),
+            Weights::Bf16(w) => w.bytes(),
+            Weights::Int8 { panels, scales, offsets } => panels.bytes() + 4 * (scales.len() + offsets.len()),
+        };
+        weights + 4 * self.bias.len()
+    }
+
+    /// `activation(x · W + b)` for `x` `[m, k]` (`m = x.len() / k`), as `[m, n]`.
+    ///
+    /// # Errors
+    /// [`KernelError::Shape`] if `x.len()` is not a multiple of `k`.
+    pub fn forward(&self, x: &[f32], activation: Activation) -> Result<Vec<f32>, KernelError> {
+        let m = self.rows_of(x)?;
+        let mut out = vec![0.0; m * self.n];
+        self.run(x, m, &mut out, Output::Write(activation));
+        Ok(out)
+    }
+
+    /// `acc += x · W + b` for `x` `[m, k]` and `acc` `[m, n]`: a residual connection fused into
+    /// the product's output pass.
+    ///
+    /// # Errors
+    /// [`KernelError::Shape`] if the lengths do not fit `k` and `n`.
+    pub fn forward_add(&self, x: &[f32], acc: &mut [f32]) -> Result<(), KernelError> {
+        let m = self.rows_of(x)?;
+        check("accumulator", acc.len(), m * self.n)?;
+        self.run(x, m, acc, Output::Accumulate);
+        Ok(())
+    }
+
+    fn rows_of(&self, x: &[f32]) -> Result<usize, KernelError> {
+        let m = x.len().checked_div(self.k).unwrap_or(0);
+        check("input", x.len(), m * self.k)?;
+        Ok(m)
+    }
+
+    fn run(&self, x: &[f32], m: usize, out: &mut [f32], output: Output) {
+        if m == 0 || self.n == 0 {
+            return;
+        }
+        let panels = self.n.div_ceil(NR);
+        let common = Common { m, n: self.n, bias: &self.bias, out: SharedOut(out.as_mut_ptr()), output };
+        let tasks = m.div_ceil(MB) * panels;
+        // Task t: row block t / panels, panel t % panels (neighbouring tasks share rows).
+        match &self.weights {
+            Weights::F32(w) => {
+                let job = Job {
+                    a: x.as_ptr(),
+                    lda: self.k,
+                    b: w.as_ptr(),
+                    panel_len: self.k * NR,
+                    steps: self.k,
+                    common,
+                    quant: None,
+                };
+                let task = |t| match self.isa {
+                    // SAFETY: the family runs on this CPU (checked when it was chosen); the job
+                    // describes buffers of the sizes its kernels read and write.
+                    Isa::Avx512 => unsafe { f32_avx512(&job, t / panels, t % panels) },
+                    Isa::Avx2 => unsafe { f32_avx2(&job, t / panels, t % panels) },
+                    Isa::Portable => unsafe { f32_portable(&job, t / panels, t % panels) },
+                };
+                spread(tasks, task);
+            }
+            Weights::Bf16(w) => {
+                let (a, lda) = bf16_rows(x, m, self.k);
+                let job =
+                    Job { a: a.as_ptr(), lda, b: w.as_ptr(), panel_len: lda * NR, steps: lda / 2, common, quant: None };
+                let task = |t| match self.isa {
+                    // SAFETY: as for f32.
+                    Isa::Avx512 => unsafe { bf16_avx512(&job, t / panels, t % panels) },
+                    Isa::Avx2 => unsafe { bf16_avx2(&job, t / panels, t % panels) },
+                    Isa::Portable => unsafe { bf16_portable(&job, t / panels, t % panels) },
+                };
+                spread(tasks, task);
+            }
+            Weights::Int8 { panels: w, scales, offsets } => {
+                let (a, row_scales, lda) = quantise_rows(x, m, self.k);
+                let quant = Some(Quant { rows: &row_scales, cols: scales, offsets });
+                let job = Job { a: a.as_ptr(), lda, b: w.as_ptr(), panel_len: lda * NR, steps: lda / 4, common, quant };
+                let task = |t| match self.isa {
+                    // SAFETY: as for f32.
+                    Isa::Avx512 => unsafe { int8_avx512(&job, t / panels, t % panels) },
+                    Isa::Avx2 => unsafe { int8_avx2(&job, t / panels, t % panels) },
+                    Isa::Portable => unsafe { int8_portable(&job, t / panels, t % panels) },
+                };
+                spread(tasks, task);
+            }
+        }
+    }
+}
+
+fn check(what: &'static str, got: usize, expected: usize) -> Result<(), KernelError> {
+    if got == expected { Ok(()) } else { Err(KernelError::Shape { what, got, expected }) }
+}
+
+/// Runs `tasks` tasks on rayon's pool, or inline when there is one.
+fn spread(tasks: usize, task: impl Fn(usize) + Sync + Send) {
+    if tasks == 1 {
+        task(0);
+    } else {
+        (0..tasks).into_par_iter().for_each(task);
+    }
+}
+
+/// What every task of one product shares.
+struct Common<'a> {
+    m: usize,
+    n: usize,
+    bias: &'a [f32],
+    out: SharedOut,
+    output: Output,
+}
+
+/// The int8 scales: per row of activations, per output column, and the offset corrections.
+struct Quant<'a> {
+    rows: &'a [f32],
+    cols: &'a [f32],
+    offsets: &'a [i32],
+}
+
+/// One product: the prepared left-hand side (`lda` elements per row), the packed panels
+/// (`steps` depth steps each) and the shared output.
+struct Job<'a, A, W> {
+    a: *const A,
+    lda: usize,
+    b: *const W,
+    /// Elements per panel.
+    panel_len: usize,
+    steps: usize,
+    common: Common<'a>,
+    quant: Option<Quant<'a>>,
+}
+
+// SAFETY (Send, Sync): the pointers are read-only inputs that outlive the product, and the output is only
+// written through `SharedOut`, in disjoint tiles (see `SharedOut`).
+unsafe impl<A, W> Sync for Job<'_, A, W> {}
+// SAFETY: as above.
+unsafe impl<A, W> Send for Job<'_, A, W> {}
+
+/// The output pointer, shared by the tasks: each writes only its own row block × panel.
+#[derive(Clone, Copy)]
+struct SharedOut(*mut f32);
+
+/// Generates one task function per kernel family: every micro-tile of row block `block`
+/// against panel `panel`, then the output pass, all compiled with the family's features.
+macro_rules! task {
+    ($(#[$attr:meta])* $name:ident, $module:ident :: $kernel:ident, $a:ty, $w:ty, $acc:ty, $finish:ident) => {
+        /// One task (see the macro).
+        ///
+        /// # Safety
+        /// The family's CPU features, and a job whose buffers hold what it says.
+        $(#[$attr])*
+        unsafe fn $name(job: &Job<'_, $a, $w>, block: usize, panel: usize) {
+            let mut tile: Tile<$acc> = [[Default::default(); NR]; MR];
+            let rows = block * MB..(block * MB + MB).min(job.common.m);
+            // SAFETY: the panel lies inside the packed weights.
+            let b = unsafe { job.b.add(panel * job.panel_len) };
+            for row0 in rows.step_by(MR) {
+                let count = MR.min(job.common.m - row0);
+                // SAFETY: rows `row0..row0 + count` exist in `a`; the caller's promise.
+                let args = TileArgs { a: unsafe { job.a.add(row0 * job.lda) }, lda: job.lda, b, steps: job.steps, rows: count };
+                // SAFETY: the caller's promise (features and buffers).
+                unsafe { by_rows!($module::$kernel, args, &mut tile) };
+                // SAFETY: this task owns these rows of this panel's columns.
+                unsafe { $finish(job, &tile, row0, count, panel) };
+            }
+        }
+    };
+}
+
+task!(
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    f32_avx512,
+    avx512::f32_tile,
+    f32,
+    f32,
+    f32,
+    finish_float
+);
+task!(
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f,avx512bf16")]
+    bf16_avx512,
+    avx512::bf16_tile,
+    u16,
+    u16,
+    f32,
+    finish_float
+);
+task!(
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f,avx512vnni")]
+    int8_avx512,
+    avx512::int8_tile,
+    u8,
+    i8,
+    i32,
+    finish_int8
+);
+task!(
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    f32_avx2,
+    portable::f32_tile,
+    f32,
+    f32,
+    f32,
+    finish_float
+);
+task!(
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    bf16_avx2,
+    portable::bf16_tile,
+    u16,
+    u16,
+    f32,
+    finish_float
+);
+task!(
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    int8_avx2,
+    portable::int8_tile,
+    u8,
+    i8,
+    i32,
+    finish_int8
+);
+task!(f32_portable, portable::f32_tile, f32, f32, f32, finish_float);
+task!(bf16_portable, portable::bf16_tile, u16, u16, f32, finish_float);
+task!(int8_portable, portable::int8_tile, u8, i8, i32, finish_int8);
+
+// Off x86-64 only the portable family exists; these names keep `run`'s match whole.
+#[cfg(not(target_arch = "x86_64"))]
+use {
+    bf16_portable as bf16_avx2, bf16_portable as bf16_avx512, f32_portable as f32_avx2, f32_portable as f32_avx512,
+    int8_portable as int8_avx2, int8_portable as int8_avx512,
+};
+#[cfg(not(target_arch = "x86_64"))]
+mod avx512 {
+    pub(crate) use crate::tiles::portable::*;
+}
+
+/// The output pass of an f32-accumulated tile: bias, then the activation or the residual.
+///
+/// # Safety
+/// The task owns rows `row0..row0 + count` of panel `panel`'s columns.
+#[inline(always)]
+unsafe fn finish_float<A, W>(job: &Job<'_, A, W>, tile: &Tile<f32>, row0: usize, count: usize, panel: usize) {
+    let c0 = panel * NR;
+    let bias: &[f32; NR] = job.common.bias[c0..c0 + NR].try_into().unwrap_or(&[0.0; NR]);
+    for (r, acc) in tile[..count].iter().enumerate() {
+        let mut v = [0.0_f32; NR];
+        for ((v, &acc), &b) in v.iter_mut().zip(acc).zip(bias) {
+            *v = acc + b;
+        }
+        // SAFETY: the caller's promise.
+        unsafe { store(&job.common, row0 + r, c0, &mut v) };
+    }
+}
+
+/// The output pass of an int8 tile: `(acc − offset) · row scale · column scale + bias`, then
+/// as [`finish_float`].
+///
+/// # Safety
+/// As [`finish_float`].
+#[inline(always)]
+unsafe fn finish_int8<A, W>(job: &Job<'_, A, W>, tile: &Tile<i32>, row0: usize, count: usize, panel: usize) {
+    let Some(quant) = &job.quant else { return };
+    let c0 = panel * NR;
+    let bias: &[f32; NR] = job.common.bias[c0..c0 + NR].try_into().unwrap_or(&[0.0; NR]);
+    let cols: &[f32; NR] = quant.cols[c0..c0 + NR].try_into().unwrap_or(&[0.0; NR]);
+    let offsets: &[i32; NR] = quant.offsets[c0..c0 + NR].try_into().unwrap_or(&[0; NR]);
+    for (r, acc) in tile[..count].iter().enumerate() {
+        let row_scale = quant.rows[row0 + r];
+        let mut v = [0.0_f32; NR];
+        for (c, v) in v.iter_mut().enumerate() {
+            *v = (acc[c] - offsets[c]) as f32 * (row_scale * cols[c]) + bias[c];
+        }
+        // SAFETY: the caller's promise.
+        unsafe { store(&job.common, row0 + r, c0, &mut v) };
+    }
+}
+
+/// Writes (or adds) the valid columns of one finished tile row.
+///
+/// # Safety
+/// The caller owns row `row`'s columns `c0..c0 + 64` of the output.
+#[inline(always)]
+unsafe fn store(common: &Common<'_>, row: usize, c0: usize, v: &mut [f32; NR]) {
+    let valid = NR.min(common.n - c0);
+    let v = &mut v[..valid];
+    // SAFETY: row < m and c0 + valid ≤ n, inside the `m × n` output; the caller owns them.
+    let out = unsafe { std::slice::from_raw_parts_mut(common.out.0.add(row * common.n + c0), valid) };
+    match common.output {
+        Output::Write(activation) => {
+            activation.apply(v);
+            out.copy_from_slice(v);
+        }
+        Output::Accumulate => out.iter_mut().zip(v.iter()).for_each(|(o, v)| *o += v),
+    }
+}
+
+/// float32 → bfloat16, rounding to nearest even (NaN stays NaN).
+pub(crate) fn to_bf16(x: f32) -> u16 {
+    let bits = x.to_bits();
+    if x.is_nan() {
+        return ((bits >> 16) | 0x40) as u16;
+    }
+    ((bits + 0x7fff + ((bits >> 16) & 1)) >> 16) as u16
+}
+
+/// Packs `[k, n]` into panels of 64 columns with `group` consecutive depths side by side per
+/// column (1 for f32, 2 for bf16, 4 for int8), zero-padded in depth and width.
+fn pack<T: Copy + Default + Send>(
+    weight: &[f32],
+    [k, n]: [usize; 2],
+    group: usize,
+    convert: impl Fn(f32) -> T + Sync,
+) -> Aligned<T> {
+    let steps = k.div_ceil(group);
+    let panel_len = steps * NR * group;
+    let panels = n.div_ceil(NR);
+    let mut packed = Aligned::<T>::zeroed(panels * panel_len);
+    packed.as_mut_slice().par_chunks_mut(panel_len).enumerate().for_each(|(p, panel)| {
+        for (step, chunk) in panel.chunks_exact_mut(NR * group).enumerate() {
+            for (c, slot) in chunk.chunks_exact_mut(group).enumerate() {
+                let col = p * NR + c;
+                for (j, slot) in slot.iter_mut().enumerate() {
+                    let depth = step * group + j;
+                    if col < n && depth < k {
+                        *slot = convert(weight[depth * n + col]);
+                    }
+                }
+            }
+        }
+    });
+    packed
+}
+
+/// int8 weights with one symmetric scale per output column (`max |w| / 127`).
+fn quantise_weights(weight: &[f32], [k, n]: [usize; 2]) -> Weights {
+    let panels = n.div_ceil(NR);
+    let mut scales = vec![0.0_f32; panels * NR];
+    for row in weight.chunks_exact(n.max(1)).take(k) {
+        for (s, &w) in scales.iter_mut().zip(row) {
+            *s = s.max(w.abs());
+        }
+    }
+    let inverse: Vec<f32> = scales
+        .iter_mut()
+        .map(|s| {
+            *s /= 127.0;
+            if *s > 0.0 { 1.0 / *s } else { 0.0 }
+        })
+        .collect();
+    let quantise = |depth_col: (usize, usize)| -> i8 {
+        let (depth, col) = depth_col;
+        (weight[depth * n + col] * inverse[col]).round().clamp(-127.0, 127.0) as i8
+    };
+    let mut offsets = vec![0_i32; panels * NR];
+    for depth in 0..k {
+        for (col, o) in offsets.iter_mut().enumerate().take(n) {
+            *o += 128 * quantise((depth, col)) as i32;
+        }
+    }
+    // `pack` converts values; give it the already-quantised matrix.
+    let q: Vec<f32> = (0..k * n).map(|i| quantise((i / n, i % n)) as f32).collect();
+    Weights::Int8 { panels: pack(&q, [k, n], 4, |v| v as i8), scales, offsets }
+}
+
+/// `x` `[m, k]` as bf16 rows padded to an even length; returns the rows and their stride.
+fn bf16_rows(x: &[f32], m: usize, k: usize) -> (Vec<u16>, usize) {
+    let lda = k.next_multiple_of(2);
+    let mut rows = vec![0_u16; m * lda];
+    rows.par_chunks_mut(lda).zip(x.par_chunks(k)).for_each(|(dst, src)| {
+        dst.iter_mut().zip(src).for_each(|(d, &s)| *d = to_bf16(s));
+    });
+    (rows, lda)
+}
+
+/// `x` `[m, k]` quantised per row to `q + 128` (`q = round(x / scale)`, `scale = max |x| / 127`),
+/// padded to a multiple of four; returns the rows, their scales and their stride.
+fn quantise_rows(x: &[f32], m: usize, k: usize) -> (Vec<u8>, Vec<f32>, usize) {
+    let lda = k.next_multiple_of(4);
+    let mut rows = vec![128_u8; m * lda];
+    let mut scales = vec![0.0_f32; m];
+    rows.par_chunks_mut(lda).zip(scales.par_iter_mut()).zip(x.par_chunks(k)).for_each(|((dst, scale), src)| {
+        let max = src.iter().fold(0.0_f32, |m, v| m.max(v.abs()));
+        *scale = max / 127.0;
+        let inverse = if max > 0.0 { 127.0 / max } else { 0.0 };
+        dst.iter_mut()
+            .zip(src)
+            .for_each(|(d, &s)| *d = ((s * inverse).round().clamp(-127.0, 127.0) as i32 + 128) as u8);
+    });
+    (rows, scales, lda)
+}
+
+/// A buffer of `T` aligned to cache lines (every panel starts on one).
+struct Aligned<T> {
+    blocks: Vec<Line>,
+    len: usize,
+    _type: std::marker::PhantomData<T>,
+}
+
+#[derive(Clone, Copy)]
+#[repr(C, align(64))]
+struct Line([u8; 64]);
+
+impl<T: Copy + Default> Aligned<T> {
+    /// `len` zeros (all-zero bytes are zero for the integer and float types used here).
+    fn zeroed(len: usize) -> Self {
+        let bytes = len * std::mem::size_of::<T>();
+        Self { blocks: vec![Line([0; 64]); bytes.div_ceil(64)], len, _type: std::marker::PhantomData }
+    }
+
+    fn as_ptr(&self) -> *const T {
+        self.blocks.as_ptr() as *const T
+    }
+
+    fn as_mut_slice(&mut self) -> &mut [T] {
+        // SAFETY: the blocks hold at least `len · size_of::<T>()` initialised bytes, aligned to
+        // 64, and T is a plain number type for which every bit pattern is valid.
+        unsafe { std::slice::from_raw_parts_mut(self.blocks.as_mut_ptr() as *mut T, self.len) }
+    }
+
+    fn bytes(&self) -> usize {
+        self.blocks.len() * 64
+    }
+}
