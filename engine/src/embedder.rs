@@ -8,6 +8,8 @@ use burn::tensor::backend::Backend;
 use burn::tensor::{Int, Tensor, TensorData};
 use rayon::prelude::*;
 
+use arbor_kernels::Precision;
+
 use crate::captions::Templates;
 use crate::error::{EngineError, Result};
 use crate::identity::ModelIdentity;
@@ -80,6 +82,21 @@ impl<B: Backend> Embedder<B> {
         self.preprocessor = pipeline_for(config, pipeline)?.with_exif_orientation(self.preprocessor.exif_orientation());
         self.identity = ModelIdentity::new(self.identity.weights(), config, pipeline);
         Ok(self)
+    }
+
+    /// Runs the towers' matrix products in `precision` ([`Clip::with_precision`]): f32 is the
+    /// reference; bf16 and int8 trade a little fidelity for speed (see the README).
+    ///
+    /// # Errors
+    /// bf16 or int8 on a GPU backend.
+    pub fn with_precision(mut self, precision: Precision) -> Result<Self> {
+        self.model = self.model.with_precision(precision)?;
+        Ok(self)
+    }
+
+    /// The precision the towers run in.
+    pub fn precision(&self) -> Precision {
+        self.model.precision()
     }
 
     /// Applies EXIF orientation before preprocessing (the reference does not).

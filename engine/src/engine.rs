@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
+use arbor_kernels::Precision;
 use arbor_index::{IndexKind, Rank, RankHit, Scope, TaxonId, TaxonIndex};
 use rayon::prelude::*;
 
@@ -111,9 +112,17 @@ pub struct EngineBuilder {
     pipeline: Option<Pipeline>,
     exif_orientation: bool,
     label_cache: Option<LabelCache>,
+    precision: Precision,
 }
 
 impl EngineBuilder {
+    /// The precision of the towers' matrix products (default f32, the reference numerics; see
+    /// [`Precision`] and [`Clip::with_precision`](crate::Clip::with_precision)).
+    pub fn precision(mut self, precision: Precision) -> Self {
+        self.precision = precision;
+        self
+    }
+
     /// A tree of life to classify against (see `arbor index`).
     pub fn index(mut self, dir: impl Into<PathBuf>) -> Self {
         self.index = Some(dir.into());
@@ -144,8 +153,9 @@ impl EngineBuilder {
     /// The model directory is missing or damaged; the index is missing, damaged, not a tree of
     /// life, of another width than the model, or built by another model.
     pub fn open(self) -> Result<Engine> {
-        let embedder =
-            Embedder::open_with_pipeline(&self.model, self.pipeline)?.with_exif_orientation(self.exif_orientation);
+        let embedder = Embedder::open_with_pipeline(&self.model, self.pipeline)?
+            .with_exif_orientation(self.exif_orientation)
+            .with_precision(self.precision)?;
         let index = self.index.as_deref().map(|i| TaxonIndex::open_kind(i, IndexKind::TreeOfLife)).transpose()?;
         let engine = Engine::assemble(embedder, index, Some(self.model))?;
         Ok(match self.label_cache {
@@ -177,6 +187,7 @@ impl Engine {
             pipeline: None,
             exif_orientation: false,
             label_cache: None,
+            precision: Precision::F32,
         }
     }
 

@@ -5,6 +5,7 @@
 //! "taxa" are the labels (stored as common names): the same format, checksums
 //! and atomic writes as a tree-of-life index.
 
+use arbor_kernels::Precision;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
@@ -36,10 +37,15 @@ impl LabelCache {
             .unwrap_or_else(|| PathBuf::from(".arbor-cache"))
     }
 
-    fn slot(&self, identity: &str, templates: Templates) -> PathBuf {
-        // The whole identity: a shared prefix must not make two models share a cache.
+    fn slot(&self, identity: &str, precision: Precision, templates: Templates) -> PathBuf {
+        // The whole identity: a shared prefix must not make two models share a cache. A lower
+        // precision gets its own slot, so that f32 answers never use its embeddings.
         let id = identity;
-        self.dir.join("labels").join(format!("{id}-{}", templates.name()))
+        let precision = match precision {
+            Precision::F32 => String::new(),
+            other => format!("-{other}"),
+        };
+        self.dir.join("labels").join(format!("{id}-{}{precision}", templates.name()))
     }
 
     /// Unit embeddings of `labels` (row-major), encoding only those not cached
@@ -51,7 +57,7 @@ impl LabelCache {
         templates: Templates,
         progress: impl FnMut(usize),
     ) -> Result<(Vec<f32>, usize)> {
-        let slot = self.slot(embedder.identity().text(), templates);
+        let slot = self.slot(embedder.identity().text(), embedder.precision(), templates);
         let mut known = read(&slot).unwrap_or_default();
         let mut missing: Vec<String> = labels.iter().filter(|l| !known.contains_key(*l)).cloned().collect();
         missing.sort();

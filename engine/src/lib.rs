@@ -96,12 +96,13 @@ pub use detections::{
 };
 
 // The model.
+pub use arbor_kernels::{CpuFeatures, Isa, Precision, UnknownPrecision};
 pub use embedder::{Embedder, TEXT_BATCH, normalize_row, normalize_rows};
 #[cfg(feature = "cuda")]
 pub use model::Cuda;
 pub use model::{
     Activation, Clip, ClipConfig, Cpu, ImageTransform, Imported, Interpolation, ModelDir, ModelError, ModelManifest,
-    PreprocessConfig, ResizeMode, StateDict, TextConfig, TextTrace, VisionConfig, VisionTrace, import_openclip,
+    PrecisionPlan, PreprocessConfig, ResizeMode, StateDict, TextConfig, TextTrace, VisionConfig, VisionTrace, import_openclip,
     import_openclip_as, normalize_features, tensor_names,
 };
 

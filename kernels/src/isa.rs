@@ -6,6 +6,9 @@ use std::sync::OnceLock;
 /// The kernel family for one precision on this CPU.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Isa {
+    /// Intel AMX tiles (`tdpbf16ps`, `tdpbusd`): Sapphire Rapids and later, bf16 and int8
+    /// only (f32 runs on AVX-512 there).
+    Amx,
     /// AVX-512F with, for bf16, AVX512_BF16 (`vdpbf16ps`) and, for int8, AVX512_VNNI
     /// (`vpdpbusd`): Intel Cooper Lake / Sapphire Rapids and later, AMD Zen 4 and later.
     Avx512,
@@ -19,6 +22,7 @@ pub enum Isa {
 impl fmt::Display for Isa {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
+            Isa::Amx => "amx",
             Isa::Avx512 => "avx512",
             Isa::Avx2 => "avx2",
             Isa::Portable => "portable",
@@ -37,6 +41,10 @@ pub struct CpuFeatures {
     pub avx512_vnni: bool,
     /// AVX2 with FMA.
     pub avx2_fma: bool,
+    /// AMX tiles with bf16 products, and the OS's permission to use them.
+    pub amx_bf16: bool,
+    /// AMX tiles with int8 products, and the OS's permission to use them.
+    pub amx_int8: bool,
 }
 
 impl CpuFeatures {
@@ -48,11 +56,17 @@ impl CpuFeatures {
             {
                 use std::arch::is_x86_feature_detected as has;
                 let avx512f = has!("avx512f");
+                // CPUID leaf 7, EDX: bit 22 AMX-BF16, bit 24 AMX-TILE, bit 25 AMX-INT8.
+                // SAFETY: CPUID leaf 7 exists on every x86-64 that has AVX-512.
+                let edx = if avx512f { std::arch::x86_64::__cpuid_count(7, 0).edx } else { 0 };
+                let tile = edx & (1 << 24) != 0 && crate::amx::permitted();
                 CpuFeatures {
                     avx512f,
                     avx512_bf16: avx512f && has!("avx512bf16"),
                     avx512_vnni: avx512f && has!("avx512vnni"),
                     avx2_fma: has!("avx2") && has!("fma"),
+                    amx_bf16: tile && edx & (1 << 22) != 0,
+                    amx_int8: tile && edx & (1 << 25) != 0,
                 }
             }
             #[cfg(not(target_arch = "x86_64"))]
@@ -63,6 +77,14 @@ impl CpuFeatures {
     /// The fastest kernel family for `precision` that this CPU runs.
     pub fn best(self, precision: crate::Precision) -> Isa {
         use crate::Precision::*;
+        let amx = match precision {
+            F32 => false,
+            Bf16 => self.amx_bf16,
+            Int8 => self.amx_int8,
+        };
+        if amx {
+            return Isa::Amx;
+        }
         let avx512 = match precision {
             F32 => self.avx512f,
             Bf16 => self.avx512_bf16,
@@ -79,8 +101,14 @@ impl CpuFeatures {
 
     /// Whether `isa` runs on this CPU for `precision` (the tests run every family that does).
     pub fn supports(self, isa: Isa, precision: crate::Precision) -> bool {
+        let avx512 = match precision {
+            crate::Precision::F32 => self.avx512f,
+            crate::Precision::Bf16 => self.avx512_bf16,
+            crate::Precision::Int8 => self.avx512_vnni,
+        };
         match isa {
-            Isa::Avx512 => self.best(precision) == Isa::Avx512,
+            Isa::Amx => self.best(precision) == Isa::Amx,
+            Isa::Avx512 => avx512,
             Isa::Avx2 => self.avx2_fma,
             Isa::Portable => true,
         }

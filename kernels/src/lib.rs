@@ -21,6 +21,7 @@
 //! # Ok::<(), arbor_kernels::KernelError>(())
 //! ```
 
+mod amx;
 mod epilogue;
 mod isa;
 mod linear;

@@ -9,7 +9,16 @@ use crate::tiles::{MR, NR, Tile, TileArgs, avx512, by_rows, portable};
 
 /// Rows of the left-hand side per task: eight micro-tiles, so that a weight panel read from
 /// L2 serves eight tiles and a task is big enough to be worth a thread.
-const MB: usize = 8 * MR;
+pub(crate) const MB: usize = 8 * MR;
+
+/// bf16 and int8 panels and activation rows are padded in depth to a multiple of this, and
+/// activation rows in number to a multiple of [`AMX_ROWS`]: the AMX tiles' shape (16 rows of
+/// 64 bytes: 32 bf16 or 64 int8 depths; two row tiles per step), so that every family reads the
+/// same layout.
+const DEPTH_ALIGN: usize = 64;
+pub(crate) const AMX_ROWS: usize = 32;
+/// Rows per AMX task: two steps of [`AMX_ROWS`].
+pub(crate) const AMX_MB: usize = 2 * AMX_ROWS;
 
 /// A shape that does not fit the matrix, or a kernel family this CPU lacks.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -100,8 +109,8 @@ impl PackedLinear {
             padded_bias[..n].copy_from_slice(bias);
         }
         let weights = match precision {
-            Precision::F32 => Weights::F32(pack(weight, [k, n], 1, |v| v)),
-            Precision::Bf16 => Weights::Bf16(pack(weight, [k, n], 2, to_bf16)),
+            Precision::F32 => Weights::F32(pack(weight, [k, n], 1, k, |v| v)),
+            Precision::Bf16 => Weights::Bf16(pack(weight, [k, n], 2, k.next_multiple_of(DEPTH_ALIGN), to_bf16)),
             Precision::Int8 => quantise_weights(weight, [k, n]),
         };
         let isa = CpuFeatures::detect().best(precision);
@@ -179,13 +188,18 @@ impl PackedLinear {
         Ok(m)
     }
 
+    /// Rows of the left-hand side per task.
+    fn block_rows(&self) -> usize {
+        if self.isa == Isa::Amx { AMX_MB } else { MB }
+    }
+
     fn run(&self, x: &[f32], m: usize, out: &mut [f32], output: Output) {
         if m == 0 || self.n == 0 {
             return;
         }
         let panels = self.n.div_ceil(NR);
         let common = Common { m, n: self.n, bias: &self.bias, out: SharedOut(out.as_mut_ptr()), output };
-        let tasks = m.div_ceil(MB) * panels;
+        let tasks = m.div_ceil(self.block_rows()) * panels;
         // Task t: row block t / panels, panel t % panels (neighbouring tasks share rows).
         match &self.weights {
             Weights::F32(w) => {
@@ -201,7 +215,7 @@ impl PackedLinear {
                 let task = |t| match self.isa {
                     // SAFETY: the family runs on this CPU (checked when it was chosen); the job
                     // describes buffers of the sizes its kernels read and write.
-                    Isa::Avx512 => unsafe { f32_avx512(&job, t / panels, t % panels) },
+                    Isa::Avx512 | Isa::Amx => unsafe { f32_avx512(&job, t / panels, t % panels) },
                     Isa::Avx2 => unsafe { f32_avx2(&job, t / panels, t % panels) },
                     Isa::Portable => unsafe { f32_portable(&job, t / panels, t % panels) },
                 };
@@ -213,6 +227,7 @@ impl PackedLinear {
                     Job { a: a.as_ptr(), lda, b: w.as_ptr(), panel_len: lda * NR, steps: lda / 2, common, quant: None };
                 let task = |t| match self.isa {
                     // SAFETY: as for f32.
+                    Isa::Amx => unsafe { crate::amx::bf16_task(&job, t / panels, t % panels) },
                     Isa::Avx512 => unsafe { bf16_avx512(&job, t / panels, t % panels) },
                     Isa::Avx2 => unsafe { bf16_avx2(&job, t / panels, t % panels) },
                     Isa::Portable => unsafe { bf16_portable(&job, t / panels, t % panels) },
@@ -225,6 +240,7 @@ impl PackedLinear {
                 let job = Job { a: a.as_ptr(), lda, b: w.as_ptr(), panel_len: lda * NR, steps: lda / 4, common, quant };
                 let task = |t| match self.isa {
                     // SAFETY: as for f32.
+                    Isa::Amx => unsafe { crate::amx::int8_task(&job, t / panels, t % panels) },
                     Isa::Avx512 => unsafe { int8_avx512(&job, t / panels, t % panels) },
                     Isa::Avx2 => unsafe { int8_avx2(&job, t / panels, t % panels) },
                     Isa::Portable => unsafe { int8_portable(&job, t / panels, t % panels) },
@@ -249,8 +265,8 @@ fn spread(tasks: usize, task: impl Fn(usize) + Sync + Send) {
 }
 
 /// What every task of one product shares.
-struct Common<'a> {
-    m: usize,
+pub(crate) struct Common<'a> {
+    pub(crate) m: usize,
     n: usize,
     bias: &'a [f32],
     out: SharedOut,
@@ -258,7 +274,7 @@ struct Common<'a> {
 }
 
 /// The int8 scales: per row of activations, per output column, and the offset corrections.
-struct Quant<'a> {
+pub(crate) struct Quant<'a> {
     rows: &'a [f32],
     cols: &'a [f32],
     offsets: &'a [i32],
@@ -266,14 +282,14 @@ struct Quant<'a> {
 
 /// One product: the prepared left-hand side (`lda` elements per row), the packed panels
 /// (`steps` depth steps each) and the shared output.
-struct Job<'a, A, W> {
-    a: *const A,
-    lda: usize,
-    b: *const W,
+pub(crate) struct Job<'a, A, W> {
+    pub(crate) a: *const A,
+    pub(crate) lda: usize,
+    pub(crate) b: *const W,
     /// Elements per panel.
-    panel_len: usize,
-    steps: usize,
-    common: Common<'a>,
+    pub(crate) panel_len: usize,
+    pub(crate) steps: usize,
+    pub(crate) common: Common<'a>,
     quant: Option<Quant<'a>>,
 }
 
@@ -394,7 +410,7 @@ mod avx512 {
 /// # Safety
 /// The task owns rows `row0..row0 + count` of panel `panel`'s columns.
 #[inline(always)]
-unsafe fn finish_float<A, W>(job: &Job<'_, A, W>, tile: &Tile<f32>, row0: usize, count: usize, panel: usize) {
+pub(crate) unsafe fn finish_float<A, W>(job: &Job<'_, A, W>, tile: &[[f32; NR]], row0: usize, count: usize, panel: usize) {
     let c0 = panel * NR;
     let bias: &[f32; NR] = job.common.bias[c0..c0 + NR].try_into().unwrap_or(&[0.0; NR]);
     for (r, acc) in tile[..count].iter().enumerate() {
@@ -413,7 +429,7 @@ unsafe fn finish_float<A, W>(job: &Job<'_, A, W>, tile: &Tile<f32>, row0: usize,
 /// # Safety
 /// As [`finish_float`].
 #[inline(always)]
-unsafe fn finish_int8<A, W>(job: &Job<'_, A, W>, tile: &Tile<i32>, row0: usize, count: usize, panel: usize) {
+pub(crate) unsafe fn finish_int8<A, W>(job: &Job<'_, A, W>, tile: &[[i32; NR]], row0: usize, count: usize, panel: usize) {
     let Some(quant) = &job.quant else { return };
     let c0 = panel * NR;
     let bias: &[f32; NR] = job.common.bias[c0..c0 + NR].try_into().unwrap_or(&[0.0; NR]);
@@ -459,14 +475,16 @@ pub(crate) fn to_bf16(x: f32) -> u16 {
 }
 
 /// Packs `[k, n]` into panels of 64 columns with `group` consecutive depths side by side per
-/// column (1 for f32, 2 for bf16, 4 for int8), zero-padded in depth and width.
+/// column (1 for f32, 2 for bf16, 4 for int8), zero-padded to `depth` (a multiple of `group`)
+/// and to whole panels.
 fn pack<T: Copy + Default + Send>(
     weight: &[f32],
     [k, n]: [usize; 2],
     group: usize,
+    depth: usize,
     convert: impl Fn(f32) -> T + Sync,
 ) -> Aligned<T> {
-    let steps = k.div_ceil(group);
+    let steps = depth / group;
     let panel_len = steps * NR * group;
     let panels = n.div_ceil(NR);
     let mut packed = Aligned::<T>::zeroed(panels * panel_len);
@@ -514,13 +532,14 @@ fn quantise_weights(weight: &[f32], [k, n]: [usize; 2]) -> Weights {
     }
     // `pack` converts values; give it the already-quantised matrix.
     let q: Vec<f32> = (0..k * n).map(|i| quantise((i / n, i % n)) as f32).collect();
-    Weights::Int8 { panels: pack(&q, [k, n], 4, |v| v as i8), scales, offsets }
+    Weights::Int8 { panels: pack(&q, [k, n], 4, k.next_multiple_of(DEPTH_ALIGN), |v| v as i8), scales, offsets }
 }
 
-/// `x` `[m, k]` as bf16 rows padded to an even length; returns the rows and their stride.
+/// `x` `[m, k]` as bf16 rows, zero-padded (see [`DEPTH_ALIGN`]); returns the rows and their
+/// stride.
 fn bf16_rows(x: &[f32], m: usize, k: usize) -> (Vec<u16>, usize) {
-    let lda = k.next_multiple_of(2);
-    let mut rows = vec![0_u16; m * lda];
+    let lda = k.next_multiple_of(DEPTH_ALIGN);
+    let mut rows = vec![0_u16; m.next_multiple_of(AMX_ROWS) * lda];
     rows.par_chunks_mut(lda).zip(x.par_chunks(k)).for_each(|(dst, src)| {
         dst.iter_mut().zip(src).for_each(|(d, &s)| *d = to_bf16(s));
     });
@@ -528,10 +547,10 @@ fn bf16_rows(x: &[f32], m: usize, k: usize) -> (Vec<u16>, usize) {
 }
 
 /// `x` `[m, k]` quantised per row to `q + 128` (`q = round(x / scale)`, `scale = max |x| / 127`),
-/// padded to a multiple of four; returns the rows, their scales and their stride.
+/// padded with zeros (128, see [`DEPTH_ALIGN`]); returns the rows, their scales and their stride.
 fn quantise_rows(x: &[f32], m: usize, k: usize) -> (Vec<u8>, Vec<f32>, usize) {
-    let lda = k.next_multiple_of(4);
-    let mut rows = vec![128_u8; m * lda];
+    let lda = k.next_multiple_of(DEPTH_ALIGN);
+    let mut rows = vec![128_u8; m.next_multiple_of(AMX_ROWS) * lda];
     let mut scales = vec![0.0_f32; m];
     rows.par_chunks_mut(lda).zip(scales.par_iter_mut()).zip(x.par_chunks(k)).for_each(|((dst, scale), src)| {
         let max = src.iter().fold(0.0_f32, |m, v| m.max(v.abs()));

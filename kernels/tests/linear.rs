@@ -4,7 +4,7 @@ use arbor_kernels::{Activation, CpuFeatures, Isa, KernelError, PackedLinear, Pre
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-const FAMILIES: [Isa; 3] = [Isa::Avx512, Isa::Avx2, Isa::Portable];
+const FAMILIES: [Isa; 4] = [Isa::Amx, Isa::Avx512, Isa::Avx2, Isa::Portable];
 
 struct Case {
     m: usize,

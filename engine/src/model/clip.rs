@@ -11,6 +11,8 @@ use burn::tensor::{Int, Tensor};
 
 use super::config::ClipConfig;
 use super::error::ModelError;
+use super::packed::{PackedTower, PrecisionPlan};
+use arbor_kernels::Precision;
 use super::params::{Init, ParamSource, RandomInit};
 use super::state_dict::{StateDict, transpose};
 pub use super::text::TextTrace;
@@ -146,6 +148,59 @@ impl<B: Backend> Clip<B> {
         Ok(state)
     }
 
+    /// Runs the big matrix products of both towers (q/k/v, attention output, both MLP layers,
+    /// the patch embedding) in `precision` from now on, with Arbor's plan for it
+    /// ([`PrecisionPlan::for_precision`]). The weights are converted and packed once, here.
+    /// [`Precision::F32`] returns to burn's own float32 ops, the reference numerics.
+    ///
+    /// The packed products use the weights as they are now: call this after loading or
+    /// training, not before.
+    ///
+    /// # Errors
+    /// [`ModelError::Precision`] for bf16 or int8 on a backend other than the CPU's.
+    pub fn with_precision(self, precision: Precision) -> Result<Self, ModelError> {
+        let vision = PrecisionPlan::for_precision(precision, self.config.vision.layers);
+        let text = PrecisionPlan::for_precision(precision, self.config.text.layers);
+        self.with_precision_plans(&vision, &text)
+    }
+
+    /// [`Clip::with_precision`] with a plan per tower (for measuring which products tolerate
+    /// which precision).
+    ///
+    /// # Errors
+    /// As [`Clip::with_precision`], and [`ModelError::InvalidInput`] if a plan's block count
+    /// differs from its tower's.
+    pub fn with_precision_plans(mut self, vision: &PrecisionPlan, text: &PrecisionPlan) -> Result<Self, ModelError> {
+        let all_f32 = |plan: &PrecisionPlan| {
+            plan.patch_embed == Precision::F32 && plan.blocks.iter().flatten().all(|&p| p == Precision::F32)
+        };
+        if all_f32(vision) && all_f32(text) {
+            self.visual.set_packed_patch_embed(None)?;
+            self.visual.transformer.set_packed(None);
+            self.transformer.set_packed(None);
+            return Ok(self);
+        }
+        let flex = std::any::TypeId::of::<B::FloatTensorPrimitive>() == std::any::TypeId::of::<burn_flex::FlexTensor>();
+        if !flex {
+            let precision = if all_f32(vision) { text.blocks[0][0] } else { vision.patch_embed };
+            return Err(ModelError::Precision {
+                precision,
+                message: "bf16 and int8 run on the CPU backend only; on a GPU use f32".into(),
+            });
+        }
+        self.visual.set_packed_patch_embed(Some(vision.patch_embed))?;
+        let packed = PackedTower::new(&self.visual.transformer, vision)?;
+        self.visual.transformer.set_packed(Some(packed));
+        let packed = PackedTower::new(&self.transformer, text)?;
+        self.transformer.set_packed(Some(packed));
+        Ok(self)
+    }
+
+    /// The precision the towers' products run in ([`Clip::with_precision`]).
+    pub fn precision(&self) -> Precision {
+        self.visual.transformer.packed().map_or(Precision::F32, |p| p.precision())
+    }
+
     /// The configuration the model was built from.
     pub fn config(&self) -> &ClipConfig {
         &self.config
@@ -158,7 +213,7 @@ impl<B: Backend> Clip<B> {
     /// [`ModelError::InvalidInput`] when `pixels` has another shape.
     pub fn encode_image(&self, pixels: Tensor<B, 4>) -> Result<Tensor<B, 2>, ModelError> {
         self.visual.check_input(&pixels)?;
-        Ok(self.visual.forward(pixels))
+        self.visual.forward(pixels)
     }
 
     /// [`Clip::encode_image`], also returning every intermediate activation of the image
@@ -168,7 +223,7 @@ impl<B: Backend> Clip<B> {
     /// As [`Clip::encode_image`].
     pub fn trace_image(&self, pixels: Tensor<B, 4>) -> Result<VisionTrace<B>, ModelError> {
         self.visual.check_input(&pixels)?;
-        Ok(self.visual.forward_traced(pixels))
+        self.visual.forward_traced(pixels)
     }
 
     /// The raw `logit_scale` parameter (open_clip's `model.logit_scale`).

@@ -96,6 +96,19 @@ pub enum ModelError {
         message: String,
     },
 
+    /// The model cannot run in the precision asked for.
+    #[error("precision {precision}: {message}")]
+    Precision {
+        /// The precision asked for.
+        precision: arbor_kernels::Precision,
+        /// Why not.
+        message: String,
+    },
+
+    /// A packed matrix product was handed buffers of the wrong size (a bug in Arbor).
+    #[error("matrix kernel: {0}")]
+    Kernel(#[from] arbor_kernels::KernelError),
+
     /// A directory already exists where a new model directory was to be written.
     #[error("{0}: already exists; remove it or choose another output directory")]
     AlreadyExists(PathBuf),

@@ -5,7 +5,8 @@
 //! layout and the attention output back (`perf`: about 8 % and 11 % of an image). These kernels
 //! do that work in place or straight from the packed projection:
 //!
-//! * [`gelu`]: erf-GELU over a contiguous buffer, with a vectorisable erf accurate to float32.
+//! * [`gelu`]: erf-GELU over a contiguous buffer (arbor-kernels' vectorisable erf, accurate
+//!   to float32).
 //! * [`packed_attention`]: scaled dot-product attention read from the `[batch, tokens, 3·width]`
 //!   q/k/v projection and written in the `[batch, tokens, width]` layout the output projection
 //!   reads, two small GEMMs per head.
@@ -51,67 +52,8 @@ pub(crate) fn gelu<B: Backend, const D: usize>(x: Tensor<B, D>) -> Result<Tensor
     let (start, end) = flex.layout().contiguous_offsets().unwrap_or_default();
     // Copies first only if the buffer is shared (it is fresh from a GEMM in the model).
     let values = &mut flex.storage_mut::<f32>()[start..end];
-    values.par_chunks_mut(1 << 14).for_each(gelu_slice);
+    values.par_chunks_mut(1 << 14).for_each(arbor_kernels::gelu_in_place);
     Ok(from_flex(flex))
-}
-
-/// GELU over a slice, with the widest vector instructions this CPU has.
-fn gelu_slice(values: &mut [f32]) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx512f") {
-            // SAFETY: the CPU supports AVX-512F, checked just above.
-            return unsafe { gelu_avx512(values) };
-        }
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
-            // SAFETY: the CPU supports AVX2 and FMA, checked just above.
-            return unsafe { gelu_avx2(values) };
-        }
-    }
-    gelu_portable(values);
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-fn gelu_avx512(values: &mut [f32]) {
-    gelu_portable(values);
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-fn gelu_avx2(values: &mut [f32]) {
-    gelu_portable(values);
-}
-
-#[inline(always)]
-fn gelu_portable(values: &mut [f32]) {
-    for x in values {
-        *x = 0.5 * *x * (1.0 + erf(*x * std::f32::consts::FRAC_1_SQRT_2));
-    }
-}
-
-/// erf for float32 without branches, so that loops over it vectorise: `x·P(x²)/Q(x²)` on
-/// `x` clamped to ±4, where erf is ±1 in float32 (the rational approximation Eigen and XLA use;
-/// within 1e-6 of the true value, checked in the tests).
-#[inline(always)]
-fn erf(x: f32) -> f32 {
-    let x = x.clamp(-4.0, 4.0);
-    let x2 = x * x;
-    let p = [
-        -2.726_142_3e-10,
-        2.770_681_4e-8,
-        -2.101_024e-6,
-        -5.692_506_4e-5,
-        -7.349_906_3e-4,
-        -2.954_6e-3,
-        -1.609_603_3e-2,
-    ]
-    .iter()
-    .fold(0.0_f32, |acc, &c| acc.mul_add(x2, c));
-    let q = [-1.456_607_2e-5, -2.133_740_6e-4, -1.682_827e-3, -7.373_329e-3, -1.426_474e-2]
-        .iter()
-        .fold(0.0_f32, |acc, &c| acc.mul_add(x2, c));
-    x * p / q
 }
 
 /// Softmax(q·kᵀ/√d)·v for every head, from the packed projection `qkv` `[batch, tokens,
@@ -137,6 +79,22 @@ pub(crate) fn packed_attention<B: Backend>(
     let (start, end) = flex.layout().contiguous_offsets().unwrap_or_default();
     let input = &flex.storage::<f32>()[start..end];
     let rows = if queries.is_some() { 1 } else { tokens };
+    let output = attention_rows(input, [batch, tokens, width], heads, causal, queries);
+    Ok(from_flex(FlexTensor::from_data(TensorData::new(output, [batch, rows, width]))))
+}
+
+/// [`packed_attention`] on a host buffer: `input` is `[batch, tokens, 3·width]`, the result
+/// `[batch, rows, width]` with `rows` = `tokens`, or 1 with `queries`. The caller has checked
+/// that `width` splits into `heads` and that every query position is inside its sequence.
+pub(crate) fn attention_rows(
+    input: &[f32],
+    [batch, tokens, width]: [usize; 3],
+    heads: usize,
+    causal: bool,
+    queries: Option<&[usize]>,
+) -> Vec<f32> {
+    let packed = 3 * width;
+    let rows = if queries.is_some() { 1 } else { tokens };
     let mut output = vec![0.0_f32; batch * rows * width];
     let shape = AttentionShape { tokens, width, head_dim: width / heads, causal };
     // One task per (sequence, head); each writes only its own head's columns of the output.
@@ -153,7 +111,7 @@ pub(crate) fn packed_attention<B: Backend>(
             unsafe { shape.head(qkv, h, first..first + rows, scores, out.at(b * rows * width)) };
         },
     );
-    Ok(from_flex(FlexTensor::from_data(TensorData::new(output, [batch, rows, width]))))
+    output
 }
 
 /// The output pointer, shared by the attention tasks (each writes disjoint elements).
@@ -273,39 +231,6 @@ mod tests {
     use burn::tensor::activation::gelu as burn_gelu;
     use burn::tensor::module::attention;
     use burn::tensor::ops::AttentionModuleOptions;
-
-    /// erf to double precision (Abramowitz–Stegun 7.1.26 is too coarse; this is the series
-    /// for |x| < 3 and the continued fraction beyond), the truth the float32 kernel is held to.
-    fn erf64(x: f64) -> f64 {
-        if x.abs() < 3.0 {
-            let (mut term, mut sum, mut n) = (x, x, 0.0);
-            while term.abs() > 1e-17 * sum.abs().max(1e-300) {
-                n += 1.0;
-                term *= -x * x / n;
-                sum += term / (2.0 * n + 1.0);
-            }
-            sum * 2.0 / std::f64::consts::PI.sqrt()
-        } else {
-            let mut fraction = 0.0;
-            for n in (1..60).rev() {
-                fraction = (n as f64 / 2.0) / (x.abs() + fraction);
-            }
-            let erfc = (-x * x).exp() / (std::f64::consts::PI.sqrt() * (x.abs() + fraction));
-            x.signum() * (1.0 - erfc)
-        }
-    }
-
-    #[test]
-    fn erf_is_accurate_to_float32_everywhere() {
-        let mut worst = 0.0_f64;
-        for i in -80_000..=80_000 {
-            let x = i as f64 / 10_000.0; // −8 … 8
-            worst = worst.max((erf(x as f32) as f64 - erf64(x)).abs());
-        }
-        assert!(worst < 1e-6, "max |erf error| {worst}");
-        assert!((erf(f32::INFINITY) - 1.0).abs() < 1e-6 && (erf(f32::NEG_INFINITY) + 1.0).abs() < 1e-6);
-        assert!(erf(f32::NAN).is_nan(), "NaN must propagate, not turn into a number");
-    }
 
     #[test]
     fn gelu_matches_burns_exact_gelu() {

@@ -22,6 +22,7 @@ mod error;
 mod kernels;
 mod model_dir;
 mod open_clip_json;
+mod packed;
 mod params;
 mod state_dict;
 mod text;
@@ -31,6 +32,7 @@ mod vision;
 pub use clip::{Clip, TextTrace, VisionTrace, normalize as normalize_features, tensor_names};
 pub use config::{Activation, ClipConfig, Interpolation, PreprocessConfig, ResizeMode, TextConfig, VisionConfig};
 pub use error::ModelError;
+pub use packed::PrecisionPlan;
 pub use model_dir::{ImageTransform, Imported, ModelDir, ModelManifest, import_openclip, import_openclip_as};
 pub use state_dict::StateDict;
 

@@ -52,7 +52,7 @@ impl<B: Backend> Clip<B> {
         let keep = eot.iter().max().map_or(length, |last| last + 1);
         let ids = if keep < length { ids.narrow(1, 0, keep) } else { ids };
         let (_, x) = self.embed_text(ids);
-        let pooled = self.ln_final.forward(self.transformer.forward_pooled(x, true, &eot));
+        let pooled = self.ln_final.forward(self.transformer.forward_pooled(x, true, &eot)?);
         Ok(pooled.matmul(self.text_projection.val()))
     }
 

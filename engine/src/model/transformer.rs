@@ -12,10 +12,11 @@ use burn::tensor::{Int, Tensor, TensorData};
 use super::config::Activation;
 use super::error::ModelError;
 use super::kernels;
+use super::packed::PackedTower;
 use super::params::{Init, ParamSource};
 
 /// open_clip's LayerNorm epsilon (torch's default).
-const LAYER_NORM_EPS: f64 = 1e-5;
+pub(crate) const LAYER_NORM_EPS: f64 = 1e-5;
 
 /// Sizes of one transformer, as both towers describe it.
 #[derive(Clone, Copy, Debug)]
@@ -104,6 +105,11 @@ impl<B: Backend> MultiheadAttention<B> {
         })
     }
 
+    /// Attention heads.
+    pub(crate) fn heads(&self) -> usize {
+        self.heads
+    }
+
     /// Self-attention over `x` `[batch, tokens, width]`, causal (each token sees only itself and
     /// earlier tokens) when `causal` is set.
     pub fn forward(&self, x: Tensor<B, 3>, causal: bool) -> Tensor<B, 3> {
@@ -161,6 +167,11 @@ impl<B: Backend> Mlp<B> {
             c_proj: torch_linear(src, &format!("{name}.c_proj"), [shape.mlp_width, w], proj_std)?,
             activation: shape.activation,
         })
+    }
+
+    /// The activation between the two layers.
+    pub(crate) fn activation(&self) -> Activation {
+        self.activation
     }
 
     /// Applies the MLP to `x` `[batch, tokens, width]`.
@@ -228,6 +239,10 @@ impl<B: Backend> ResidualAttentionBlock<B> {
 pub struct Transformer<B: Backend> {
     /// The blocks, in order.
     pub resblocks: Vec<ResidualAttentionBlock<B>>,
+    /// The blocks' products packed in a lower precision (see [`super::Clip::with_precision`]),
+    /// which [`Transformer::forward_pooled`] then runs instead.
+    #[module(skip)]
+    packed: Option<std::sync::Arc<PackedTower>>,
 }
 
 impl<B: Backend> Transformer<B> {
@@ -235,7 +250,17 @@ impl<B: Backend> Transformer<B> {
         let resblocks = (0..shape.layers)
             .map(|i| ResidualAttentionBlock::new(src, &format!("{name}.resblocks.{i}"), shape))
             .collect::<Result<_, _>>()?;
-        Ok(Self { resblocks })
+        Ok(Self { resblocks, packed: None })
+    }
+
+    /// Runs [`Transformer::forward_pooled`] on `packed` from now on (`None`: burn's ops).
+    pub(crate) fn set_packed(&mut self, packed: Option<PackedTower>) {
+        self.packed = packed.map(std::sync::Arc::new);
+    }
+
+    /// The packed blocks, if any.
+    pub(crate) fn packed(&self) -> Option<&PackedTower> {
+        self.packed.as_deref()
     }
 
     /// Runs every block.
@@ -247,14 +272,20 @@ impl<B: Backend> Transformer<B> {
     /// width]`: the token each tower pools (the class token, the end-of-text token). Nothing
     /// else of the last block reaches that row, so the last block computes it alone (keys and
     /// values still for every token: about three quarters of the block's work saved).
-    pub fn forward_pooled(&self, x: Tensor<B, 3>, causal: bool, positions: &[usize]) -> Tensor<B, 2> {
-        match self.resblocks.split_last() {
+    ///
+    /// # Errors
+    /// Only from the packed blocks: a product handed the wrong shapes (a bug).
+    pub fn forward_pooled(&self, x: Tensor<B, 3>, causal: bool, positions: &[usize]) -> Result<Tensor<B, 2>, ModelError> {
+        if let Some(packed) = &self.packed {
+            return packed.forward_pooled(x, causal, positions);
+        }
+        Ok(match self.resblocks.split_last() {
             Some((last, earlier)) => {
                 let x = earlier.iter().fold(x, |x, block| block.forward(x, causal));
                 last.forward_rows(x, causal, positions)
             }
             None => rows_at(x, positions),
-        }
+        })
     }
 
     /// Runs every block and also returns block 0's attention residual, block 0's output and the

@@ -3,12 +3,14 @@
 
 use burn::module::{Module, Param};
 use burn::nn::LayerNorm;
-use burn::tensor::Tensor;
+use burn::tensor::{Tensor, TensorData};
 use burn::tensor::backend::Backend;
 
 use super::config::{Activation, VisionConfig};
 use super::error::ModelError;
+use super::packed::{host, pack_patch_embed};
 use super::params::{Init, ParamSource};
+use arbor_kernels::{Activation as KernelActivation, PackedLinear, Precision};
 use super::transformer::{Transformer, TransformerShape, affine, layer_norm};
 
 /// `visual.conv1`: the patch embedding, a bias-free convolution with stride = kernel = patch
@@ -40,6 +42,9 @@ pub struct VisionTransformer<B: Backend> {
     image_size: usize,
     #[module(skip)]
     patch_size: usize,
+    /// `conv1` packed in a lower precision (see [`super::Clip::with_precision`]).
+    #[module(skip)]
+    packed_patch_embed: Option<std::sync::Arc<PackedLinear>>,
 }
 
 /// The image tower's activations for one batch (see [`super::Clip::trace_image`]).
@@ -93,6 +98,7 @@ impl<B: Backend> VisionTransformer<B> {
             proj: src.param("visual.proj", [w, embed_dim], Init::Normal(scale))?,
             image_size: config.image_size,
             patch_size: p,
+            packed_patch_embed: None,
         })
     }
 
@@ -111,7 +117,7 @@ impl<B: Backend> VisionTransformer<B> {
 
     /// `conv1` as one GEMM: cut the image into patches, flatten each (channel, row, column) like
     /// the kernel, and multiply by the flattened kernel. Exact because stride = kernel size.
-    fn patch_embed(&self, pixels: Tensor<B, 4>) -> Tensor<B, 3> {
+    fn patch_embed(&self, pixels: Tensor<B, 4>) -> Result<Tensor<B, 3>, ModelError> {
         let [batch, channels, _, _] = pixels.dims();
         let (p, grid) = (self.patch_size, self.image_size / self.patch_size);
         let patches = pixels.reshape([batch, channels, grid, p, grid, p]).permute([0, 2, 4, 1, 3, 5]).reshape([
@@ -120,8 +126,22 @@ impl<B: Backend> VisionTransformer<B> {
             channels * p * p,
         ]);
         let [width, ..] = self.conv1.weight.dims();
+        if let Some(packed) = &self.packed_patch_embed {
+            let device = patches.device();
+            let tokens = host(patches).and_then(|x| Ok(packed.forward(&x, KernelActivation::Identity)?));
+            return tokens.map(|t| Tensor::from_data(TensorData::new(t, [batch, grid * grid, width]), &device));
+        }
         let kernel = self.conv1.weight.val().reshape([width, channels * p * p]);
-        affine(patches, kernel.transpose(), None)
+        Ok(affine(patches, kernel.transpose(), None))
+    }
+
+    /// Runs the patch embedding in `precision` from now on (`None`: burn's ops).
+    pub(crate) fn set_packed_patch_embed(&mut self, precision: Option<Precision>) -> Result<(), ModelError> {
+        self.packed_patch_embed = match precision {
+            Some(p) => Some(std::sync::Arc::new(pack_patch_embed(self.conv1.weight.val(), p)?)),
+            None => None,
+        };
+        Ok(())
     }
 
     /// Prepends the class token and adds the positional embedding.
@@ -140,21 +160,21 @@ impl<B: Backend> VisionTransformer<B> {
     }
 
     /// Image features `[batch, embed_dim]` of checked `pixels`.
-    pub(crate) fn forward(&self, pixels: Tensor<B, 4>) -> Tensor<B, 2> {
+    pub(crate) fn forward(&self, pixels: Tensor<B, 4>) -> Result<Tensor<B, 2>, ModelError> {
         let [batch, ..] = pixels.dims();
-        let x = self.ln_pre.forward(self.embed(self.patch_embed(pixels)));
-        self.pool(self.transformer.forward_pooled(x, false, &vec![0; batch])).1
+        let x = self.ln_pre.forward(self.embed(self.patch_embed(pixels)?));
+        Ok(self.pool(self.transformer.forward_pooled(x, false, &vec![0; batch])?).1)
     }
 
     /// [`VisionTransformer::forward`], recording every intermediate activation.
-    pub(crate) fn forward_traced(&self, pixels: Tensor<B, 4>) -> VisionTrace<B> {
-        let patch_embed = self.patch_embed(pixels);
+    pub(crate) fn forward_traced(&self, pixels: Tensor<B, 4>) -> Result<VisionTrace<B>, ModelError> {
+        let patch_embed = self.patch_embed(pixels)?;
         let embed = self.embed(patch_embed.clone());
         let ln_pre = self.ln_pre.forward(embed.clone());
         let blocks = self.transformer.forward_traced(ln_pre.clone(), false);
         let [batch, _, width] = blocks.last.dims();
         let (ln_post_cls, projected) = self.pool(blocks.last.clone().narrow(1, 0, 1).reshape([batch, width]));
-        VisionTrace {
+        Ok(VisionTrace {
             patch_embed,
             embed,
             ln_pre,
@@ -163,6 +183,6 @@ impl<B: Backend> VisionTransformer<B> {
             block_last: blocks.last,
             ln_post_cls,
             projected,
-        }
+        })
     }
 }
