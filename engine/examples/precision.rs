@@ -1,6 +1,9 @@
 //! Speed and fidelity of each precision on a full-size, randomly initialised CLIP.
 //!
-//! `cargo run --release -p arbor-engine --example precision -- [b16|l14] [image_iters] [text_iters] [int8 plan]`
+//! `cargo run --release -p arbor-engine --example precision -- [b16|l14|MODEL_DIR] [image_iters] [text_iters] [int8 plan]`
+//!
+//! `b16` and `l14` are seeded random ViT-B/16 and ViT-L/14; a path is an Arbor model directory
+//! (scripts/bench-precision.sh passes the one it imports from open_clip).
 //!
 //! For f32, bf16 and int8: images/s at batch 1 and 8, taxon-caption texts/s (20 tokens, batch
 //! 256), and the cosine to f32 of the embeddings of every fixture photo (both fixture sets),
@@ -21,18 +24,19 @@ type Result<T = ()> = std::result::Result<T, Box<dyn std::error::Error>>;
 
 fn main() -> Result {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let config = match args.first().map_or("b16", String::as_str) {
-        "b16" => ClipConfig::vit_b_16(),
-        "l14" => ClipConfig::vit_l_14(),
-        other => return Err(format!("unknown model {other:?}: b16 or l14").into()),
+    let device = Default::default();
+    let reference = match args.first().map_or("b16", String::as_str) {
+        "b16" => Clip::<Cpu>::new_seeded(&ClipConfig::vit_b_16(), 7, &device)?,
+        "l14" => Clip::<Cpu>::new_seeded(&ClipConfig::vit_l_14(), 7, &device)?,
+        dir if std::path::Path::new(dir).is_dir() => arbor_engine::ModelDir::open(dir)?.load::<Cpu>(&device)?,
+        other => return Err(format!("unknown model {other:?}: b16, l14 or a model directory").into()),
     };
+    let config = reference.config().clone();
     let count = |i: usize, default: usize| args.get(i).map_or(Ok(default), |a| a.parse::<usize>());
     let (image_iters, text_iters) = (count(1, 8)?, count(2, 1)?);
     let keep = args.get(3).map(String::as_str);
     println!("cpu: {:?}, {} threads", CpuFeatures::detect(), rayon::current_num_threads());
 
-    let device = Default::default();
-    let reference = Clip::<Cpu>::new_seeded(&config, 7, &device)?;
     let photos = fixture_pixels(config.vision.image_size)?;
     let f32_features = features(&reference, &photos)?;
 
@@ -51,10 +55,14 @@ fn main() -> Result {
             .collect();
         let min = cosines.iter().copied().fold(f32::INFINITY, f32::min);
         let mean = cosines.iter().sum::<f32>() / cosines.len() as f32;
-        let mut line = format!("{precision:5} cosine to f32 over {} photos: min {min:.6} mean {mean:.6}", cosines.len());
+        let mut line =
+            format!("{precision:5} cosine to f32 over {} photos: min {min:.6} mean {mean:.6}", cosines.len());
         for batch in [1, 8] {
             let pixels = Tensor::<Cpu, 4>::from_data(
-                TensorData::new(photos[..batch * pixel_len(&config)].to_vec(), [batch, 3, config.vision.image_size, config.vision.image_size]),
+                TensorData::new(
+                    photos[..batch * pixel_len(&config)].to_vec(),
+                    [batch, 3, config.vision.image_size, config.vision.image_size],
+                ),
                 &device,
             );
             model.encode_image(pixels.clone())?;
@@ -63,7 +71,8 @@ fn main() -> Result {
             for _ in 0..iters {
                 model.encode_image(pixels.clone())?.into_data();
             }
-            line += &format!(" | batch {batch}: {:.2} images/s", (batch * iters) as f64 / start.elapsed().as_secs_f64());
+            line +=
+                &format!(" | batch {batch}: {:.2} images/s", (batch * iters) as f64 / start.elapsed().as_secs_f64());
         }
         if text_iters > 0 {
             let ids = caption_ids(256, 19, config.text.context_length);
@@ -89,7 +98,8 @@ fn fixture_pixels(size: usize) -> Result<Vec<f32>> {
     let preprocessor = Preprocessor::new(Pipeline::Squash, size)?;
     let mut pixels = Vec::new();
     for dir in ["openclip/images", "formats/images"] {
-        let mut paths: Vec<PathBuf> = std::fs::read_dir(root.join(dir))?.filter_map(|e| e.ok().map(|e| e.path())).collect();
+        let mut paths: Vec<PathBuf> =
+            std::fs::read_dir(root.join(dir))?.filter_map(|e| e.ok().map(|e| e.path())).collect();
         paths.sort();
         for path in paths {
             // Formats this build cannot decode (HEIC/AVIF without the feature) are left out.
@@ -110,7 +120,10 @@ fn features(model: &Clip<Cpu>, pixels: &[f32]) -> Result<Vec<f32>> {
     let one = 3 * size * size;
     let mut out = Vec::new();
     for chunk in pixels.chunks(8 * one) {
-        let input = Tensor::<Cpu, 4>::from_data(TensorData::new(chunk.to_vec(), [chunk.len() / one, 3, size, size]), &Default::default());
+        let input = Tensor::<Cpu, 4>::from_data(
+            TensorData::new(chunk.to_vec(), [chunk.len() / one, 3, size, size]),
+            &Default::default(),
+        );
         out.extend(model.encode_image(input)?.into_data().into_vec::<f32>().map_err(|e| format!("{e:?}"))?);
     }
     Ok(out)
@@ -133,7 +146,10 @@ fn int8_plan(config: &ClipConfig, keep: &str) -> Result<(PrecisionPlan, Precisio
                 "first" => plan.blocks[0] = [Precision::Bf16; 4],
                 "last" => plan.blocks[layers - 1] = [Precision::Bf16; 4],
                 product => {
-                    let i = ["qkv", "out", "fc1", "fc2"].iter().position(|p| *p == product).ok_or(format!("unknown {product:?}"))?;
+                    let i = ["qkv", "out", "fc1", "fc2"]
+                        .iter()
+                        .position(|p| *p == product)
+                        .ok_or(format!("unknown {product:?}"))?;
                     plan.blocks.iter_mut().for_each(|b| b[i] = Precision::Bf16);
                 }
             }

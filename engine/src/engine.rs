@@ -4,8 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
-use arbor_kernels::Precision;
 use arbor_index::{IndexKind, Rank, RankHit, Scope, TaxonId, TaxonIndex};
+use arbor_kernels::Precision;
 use rayon::prelude::*;
 
 use crate::captions::Templates;

@@ -102,8 +102,8 @@ pub use embedder::{Embedder, TEXT_BATCH, normalize_row, normalize_rows};
 pub use model::Cuda;
 pub use model::{
     Activation, Clip, ClipConfig, Cpu, ImageTransform, Imported, Interpolation, ModelDir, ModelError, ModelManifest,
-    PrecisionPlan, PreprocessConfig, ResizeMode, StateDict, TextConfig, TextTrace, VisionConfig, VisionTrace, import_openclip,
-    import_openclip_as, normalize_features, tensor_names,
+    PrecisionPlan, PreprocessConfig, ResizeMode, StateDict, TextConfig, TextTrace, VisionConfig, VisionTrace,
+    import_openclip, import_openclip_as, normalize_features, tensor_names,
 };
 
 // Answers: the tree of life, custom labels, few-shot, photo collections.

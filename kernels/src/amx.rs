@@ -56,7 +56,9 @@ mod imp {
             ///
             /// # Safety
             /// AMX is available and permitted, and the job's rows are padded as
-            /// `crate::linear` pads them (depth to 64 bytes' worth, rows to 32).
+            /// `crate::linear` pads them (depth to 64 bytes' worth, rows to 32). Every AMX CPU
+            /// has AVX-512 and FMA, which the output pass is compiled for.
+            #[target_feature(enable = "avx512f,fma")]
             pub(crate) unsafe fn $name(job: &Job<'_, $a, $w>, block: usize, panel: usize) {
                 let mut out = [[<$acc>::default(); NR]; AMX_ROWS];
                 let lda_bytes = job.lda * std::mem::size_of::<$a>();

@@ -410,7 +410,13 @@ mod avx512 {
 /// # Safety
 /// The task owns rows `row0..row0 + count` of panel `panel`'s columns.
 #[inline(always)]
-pub(crate) unsafe fn finish_float<A, W>(job: &Job<'_, A, W>, tile: &[[f32; NR]], row0: usize, count: usize, panel: usize) {
+pub(crate) unsafe fn finish_float<A, W>(
+    job: &Job<'_, A, W>,
+    tile: &[[f32; NR]],
+    row0: usize,
+    count: usize,
+    panel: usize,
+) {
     let c0 = panel * NR;
     let bias: &[f32; NR] = job.common.bias[c0..c0 + NR].try_into().unwrap_or(&[0.0; NR]);
     for (r, acc) in tile[..count].iter().enumerate() {
@@ -429,7 +435,13 @@ pub(crate) unsafe fn finish_float<A, W>(job: &Job<'_, A, W>, tile: &[[f32; NR]],
 /// # Safety
 /// As [`finish_float`].
 #[inline(always)]
-pub(crate) unsafe fn finish_int8<A, W>(job: &Job<'_, A, W>, tile: &[[i32; NR]], row0: usize, count: usize, panel: usize) {
+pub(crate) unsafe fn finish_int8<A, W>(
+    job: &Job<'_, A, W>,
+    tile: &[[i32; NR]],
+    row0: usize,
+    count: usize,
+    panel: usize,
+) {
     let Some(quant) = &job.quant else { return };
     let c0 = panel * NR;
     let bias: &[f32; NR] = job.common.bias[c0..c0 + NR].try_into().unwrap_or(&[0.0; NR]);
@@ -522,7 +534,7 @@ fn quantise_weights(weight: &[f32], [k, n]: [usize; 2]) -> Weights {
         .collect();
     let quantise = |depth_col: (usize, usize)| -> i8 {
         let (depth, col) = depth_col;
-        (weight[depth * n + col] * inverse[col]).round().clamp(-127.0, 127.0) as i8
+        (weight[depth * n + col] * inverse[col]).round_ties_even().clamp(-127.0, 127.0) as i8
     };
     let mut offsets = vec![0_i32; panels * NR];
     for depth in 0..k {
@@ -540,10 +552,27 @@ fn quantise_weights(weight: &[f32], [k, n]: [usize; 2]) -> Weights {
 fn bf16_rows(x: &[f32], m: usize, k: usize) -> (Vec<u16>, usize) {
     let lda = k.next_multiple_of(DEPTH_ALIGN);
     let mut rows = vec![0_u16; m.next_multiple_of(AMX_ROWS) * lda];
+    let wide = CpuFeatures::detect().avx512f;
     rows.par_chunks_mut(lda).zip(x.par_chunks(k)).for_each(|(dst, src)| {
-        dst.iter_mut().zip(src).for_each(|(d, &s)| *d = to_bf16(s));
+        if wide {
+            // SAFETY: the CPU has AVX-512F.
+            unsafe { bf16_row_avx512(dst, src) }
+        } else {
+            bf16_row(dst, src)
+        }
     });
     (rows, lda)
+}
+
+#[inline(always)]
+fn bf16_row(dst: &mut [u16], src: &[f32]) {
+    dst.iter_mut().zip(src).for_each(|(d, &s)| *d = to_bf16(s));
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+fn bf16_row_avx512(dst: &mut [u16], src: &[f32]) {
+    bf16_row(dst, src)
 }
 
 /// `x` `[m, k]` quantised per row to `q + 128` (`q = round(x / scale)`, `scale = max |x| / 127`),
@@ -552,16 +581,37 @@ fn quantise_rows(x: &[f32], m: usize, k: usize) -> (Vec<u8>, Vec<f32>, usize) {
     let lda = k.next_multiple_of(DEPTH_ALIGN);
     let mut rows = vec![128_u8; m.next_multiple_of(AMX_ROWS) * lda];
     let mut scales = vec![0.0_f32; m];
+    let wide = CpuFeatures::detect().avx512f;
     rows.par_chunks_mut(lda).zip(scales.par_iter_mut()).zip(x.par_chunks(k)).for_each(|((dst, scale), src)| {
-        let max = src.iter().fold(0.0_f32, |m, v| m.max(v.abs()));
-        *scale = max / 127.0;
-        let inverse = if max > 0.0 { 127.0 / max } else { 0.0 };
-        dst.iter_mut()
-            .zip(src)
-            .for_each(|(d, &s)| *d = ((s * inverse).round().clamp(-127.0, 127.0) as i32 + 128) as u8);
+        *scale = if wide {
+            // SAFETY: the CPU has AVX-512F.
+            unsafe { quantise_row_avx512(dst, src) }
+        } else {
+            quantise_row(dst, src)
+        };
     });
     (rows, scales, lda)
 }
+
+/// One row of [`quantise_rows`]; returns its scale.
+#[inline(always)]
+fn quantise_row(dst: &mut [u8], src: &[f32]) -> f32 {
+    let max = src.iter().fold(0.0_f32, |m, v| m.max(v.abs()));
+    let inverse = if max > 0.0 { 127.0 / max } else { 0.0 };
+    for (d, &s) in dst.iter_mut().zip(src) {
+        *d = ((s * inverse).round_ties_even().clamp(-127.0, 127.0) as i32 + 128) as u8;
+    }
+    max / 127.0
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+fn quantise_row_avx512(dst: &mut [u8], src: &[f32]) -> f32 {
+    quantise_row(dst, src)
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+use {bf16_row as bf16_row_avx512, quantise_row as quantise_row_avx512};
 
 /// A buffer of `T` aligned to cache lines (every panel starts on one).
 struct Aligned<T> {

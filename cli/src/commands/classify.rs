@@ -87,6 +87,8 @@ pub struct ClassifyArgs {
     /// Arbor model directory.
     #[arg(long)]
     model: PathBuf,
+    #[command(flatten)]
+    precision: crate::commands::PrecisionArg,
     /// Image files and folders (recursive); `-` reads paths from stdin. With --detections: the
     /// folder the detection file's paths are relative to.
     #[arg(required_unless_present = "detections")]
@@ -206,7 +208,7 @@ pub fn run(mut a: ClassifyArgs) -> Result<u8> {
         }
         _ => None,
     };
-    let mut engine = Engine::builder(&a.model).exif_orientation(a.exif_orient);
+    let mut engine = Engine::builder(&a.model).exif_orientation(a.exif_orient).precision(a.precision.precision);
     if let Some(index) = &a.index {
         engine = engine.index(index);
     }

@@ -82,6 +82,8 @@ pub struct BuildArgs {
     /// Arbor model directory.
     #[arg(long)]
     model: PathBuf,
+    #[command(flatten)]
+    precision: crate::commands::PrecisionArg,
     /// Image files and folders (recursive).
     #[arg(required = true)]
     paths: Vec<PathBuf>,
@@ -99,6 +101,8 @@ pub struct AddArgs {
     /// Arbor model directory (must be the model the collection was built with).
     #[arg(long)]
     model: PathBuf,
+    #[command(flatten)]
+    precision: crate::commands::PrecisionArg,
     /// Image files and folders (recursive).
     #[arg(required = true)]
     paths: Vec<PathBuf>,
@@ -140,6 +144,8 @@ pub struct SearchArgs {
     /// Arbor model directory that built the collection.
     #[arg(long)]
     model: PathBuf,
+    #[command(flatten)]
+    precision: crate::commands::PrecisionArg,
     /// Query photo.
     #[arg(long, required_unless_present = "text", conflicts_with = "text")]
     image: Option<PathBuf>,
@@ -182,7 +188,7 @@ fn list(a: ListArgs) -> Result<u8> {
 
 fn build(a: BuildArgs) -> Result<u8> {
     check_output_dir(&a.out)?;
-    let engine = open_engine(&a.model, a.embedding.preprocess, a.embedding.exif_orient)?;
+    let engine = open_engine(&a.model, a.embedding.preprocess, a.embedding.exif_orient, a.precision)?;
     let files = photo_files(&a.paths)?;
     let (paths, rows, failed) = embed_new(&engine, &files, &Default::default(), a.embedding.batch_size)?;
     if paths.is_empty() {
@@ -195,7 +201,7 @@ fn build(a: BuildArgs) -> Result<u8> {
 }
 
 fn add(a: AddArgs) -> Result<u8> {
-    let engine = open_engine(&a.model, a.embedding.preprocess, a.embedding.exif_orient)?;
+    let engine = open_engine(&a.model, a.embedding.preprocess, a.embedding.exif_orient, a.precision)?;
     let collection = engine.open_collection(&a.collection)?;
     let present = collection.path_set()?;
     let files = photo_files(&a.paths)?;
@@ -329,7 +335,7 @@ fn lineage_of(answer: arbor_engine::Answer) -> Option<([String; 7], f32)> {
 }
 
 pub fn search(a: SearchArgs) -> Result<()> {
-    let engine = open_engine(&a.model, a.preprocess, a.exif_orient)?;
+    let engine = open_engine(&a.model, a.preprocess, a.exif_orient, a.precision)?;
     let query = match (&a.image, &a.text) {
         (Some(image), _) => engine.embed_image(Image::Path(image))?,
         (None, Some(text)) => engine.embed_text(text, a.templates)?,

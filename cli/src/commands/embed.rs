@@ -46,6 +46,8 @@ pub struct ImageArgs {
     /// Arbor model directory (see `arbor import openclip`).
     #[arg(long)]
     model: PathBuf,
+    #[command(flatten)]
+    precision: crate::commands::PrecisionArg,
     /// Image files and folders.
     #[arg(required = true)]
     paths: Vec<PathBuf>,
@@ -74,6 +76,8 @@ pub struct TextArgs {
     /// Arbor model directory.
     #[arg(long)]
     model: PathBuf,
+    #[command(flatten)]
+    precision: crate::commands::PrecisionArg,
     /// Texts to embed.
     #[arg(long, num_args = 1.., required_unless_present = "file")]
     text: Vec<String>,
@@ -100,7 +104,7 @@ pub fn run(cmd: EmbedCommand) -> Result<u8> {
 
 fn image(a: ImageArgs) -> Result<u8> {
     check_output_file(&a.out)?;
-    let engine = open_engine(&a.model, a.preprocess, a.exif_orient)?;
+    let engine = open_engine(&a.model, a.preprocess, a.exif_orient, a.precision)?;
     let embedder = engine.embedder();
     let files = photo_files(&a.paths)?;
     let dim = embedder.dim();
@@ -167,7 +171,7 @@ fn skipped(n: usize) -> String {
 
 fn text(a: TextArgs) -> Result<()> {
     check_output_file(&a.out)?;
-    let engine = open_engine(&a.model, None, false)?;
+    let engine = open_engine(&a.model, None, false, a.precision)?;
     let embedder = engine.embedder();
     let texts = match &a.file {
         Some(f) => read_lines(f)?,

@@ -27,6 +27,8 @@ pub struct EvalFewshotArgs {
     /// Arbor model directory.
     #[arg(long)]
     pub model: PathBuf,
+    #[command(flatten)]
+    pub precision: crate::commands::PrecisionArg,
     /// Folder with one sub-folder of photos per class.
     #[arg(long, required_unless_present = "data_csv", conflicts_with = "data_csv")]
     pub data: Option<PathBuf>,
@@ -66,7 +68,7 @@ pub fn run(a: EvalFewshotArgs) -> Result<u8> {
     if a.shots.is_empty() || a.shots.contains(&0) || a.seeds == 0 {
         bail!("--shots needs counts of at least 1 and --seeds at least 1");
     }
-    let engine = open_engine(&a.model, a.preprocess, false)?;
+    let engine = open_engine(&a.model, a.preprocess, false, a.precision)?;
     let data = Labelled::read(a.data.as_deref(), a.data_csv.as_deref())?;
     let (labels, rows, skipped) = data.embed(&engine, a.batch_size)?;
     if labels.is_empty() {

@@ -36,6 +36,8 @@ pub struct FitArgs {
     /// Arbor model directory.
     #[arg(long)]
     model: PathBuf,
+    #[command(flatten)]
+    precision: crate::commands::PrecisionArg,
     /// Folder with one sub-folder of photos per class (the sub-folder's name is the class).
     #[arg(long, required_unless_present = "support_csv", conflicts_with = "support_csv")]
     support: Option<PathBuf>,
@@ -68,7 +70,7 @@ pub fn run(cmd: FewshotCommand) -> Result<u8> {
 
 fn fit(a: FitArgs) -> Result<u8> {
     check_output_dir(&a.out)?;
-    let engine = open_engine(&a.model, a.preprocess, a.exif_orient)?;
+    let engine = open_engine(&a.model, a.preprocess, a.exif_orient, a.precision)?;
     let support = Labelled::read(a.support.as_deref(), a.support_csv.as_deref())?;
     let (labels, rows, failed) = support.embed(&engine, a.batch_size)?;
     if labels.is_empty() {

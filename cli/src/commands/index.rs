@@ -65,6 +65,8 @@ pub struct RepairArgs {
     /// Arbor model directory: the model the index's vectors came from.
     #[arg(long)]
     model: PathBuf,
+    #[command(flatten)]
+    precision: crate::commands::PrecisionArg,
     /// Stop after this many taxa in total, keeping the progress file (resume later).
     #[arg(long, hide = true)]
     stop_after: Option<usize>,
@@ -114,6 +116,8 @@ pub struct BuildArgs {
     /// Encode each taxon's label with this Arbor model instead of reading --vectors.
     #[arg(long)]
     model: Option<PathBuf>,
+    #[command(flatten)]
+    precision: crate::commands::PrecisionArg,
     /// With --model: prompt templates (openai80: pybioclip's 80, averaged) or none.
     #[arg(long, default_value = "openai80", requires = "model")]
     templates: arbor_engine::Templates,
@@ -334,7 +338,7 @@ pub fn unembedded_note(index: &TaxonIndex) -> String {
 }
 
 fn build_with_model(a: &BuildArgs, taxa: &[TaxonRecord], model: &Path) -> Result<()> {
-    let engine = crate::commands::open_engine(model, None, false)?;
+    let engine = crate::commands::open_engine(model, None, false, a.precision)?;
     let embedder = engine.embedder();
     let labels = arbor_engine::taxon_labels(taxa, a.text_type);
     let progress_file = PathBuf::from(format!("{}.partial", a.out.display()));
@@ -408,7 +412,7 @@ fn repair(a: &RepairArgs) -> Result<()> {
     }
     let clades = before.unembedded_clades(Rank::Class, 3);
     drop(before);
-    let engine = crate::commands::open_engine(&a.model, None, false)?;
+    let engine = crate::commands::open_engine(&a.model, None, false, a.precision)?;
     let name = a.index.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let progress_file = a.index.with_file_name(format!("{name}.repair.partial"));
     let progress = bar(0, "embedding taxa");

@@ -12,13 +12,13 @@ use burn::tensor::{Int, Tensor};
 use super::config::ClipConfig;
 use super::error::ModelError;
 use super::packed::{PackedTower, PrecisionPlan};
-use arbor_kernels::Precision;
 use super::params::{Init, ParamSource, RandomInit};
 use super::state_dict::{StateDict, transpose};
 pub use super::text::TextTrace;
 use super::transformer::{Transformer, TransformerShape, layer_norm};
 pub use super::vision::VisionTrace;
 use super::vision::VisionTransformer;
+use arbor_kernels::Precision;
 
 /// open_clip's `CLIP` with a ViT image tower. Field names follow open_clip's state_dict
 /// (burn calls LayerNorm's weight/bias gamma/beta and stores `nn.Linear` weights transposed,

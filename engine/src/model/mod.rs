@@ -32,8 +32,8 @@ mod vision;
 pub use clip::{Clip, TextTrace, VisionTrace, normalize as normalize_features, tensor_names};
 pub use config::{Activation, ClipConfig, Interpolation, PreprocessConfig, ResizeMode, TextConfig, VisionConfig};
 pub use error::ModelError;
-pub use packed::PrecisionPlan;
 pub use model_dir::{ImageTransform, Imported, ModelDir, ModelManifest, import_openclip, import_openclip_as};
+pub use packed::PrecisionPlan;
 pub use state_dict::StateDict;
 
 /// The default CPU backend: burn's pure-Rust `flex` backend (multithreaded `gemm`).

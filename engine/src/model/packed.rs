@@ -165,11 +165,19 @@ impl PackedTower {
         if plan.blocks.len() != transformer.resblocks.len() {
             return Err(ModelError::InvalidInput {
                 input: "precision plan",
-                message: format!("{} blocks planned for {} in the model", plan.blocks.len(), transformer.resblocks.len()),
+                message: format!(
+                    "{} blocks planned for {} in the model",
+                    plan.blocks.len(),
+                    transformer.resblocks.len()
+                ),
             });
         }
-        let blocks =
-            transformer.resblocks.iter().zip(&plan.blocks).map(|(b, &p)| PackedBlock::new(b, p)).collect::<Result<_, _>>()?;
+        let blocks = transformer
+            .resblocks
+            .iter()
+            .zip(&plan.blocks)
+            .map(|(b, &p)| PackedBlock::new(b, p))
+            .collect::<Result<_, _>>()?;
         let precision = plan.blocks.first().map_or(Precision::F32, |b| b[0]);
         Ok(Self { blocks, precision })
     }
@@ -217,7 +225,10 @@ fn pack_linear<B: Backend>(layer: &burn::nn::Linear<B>, precision: Precision) ->
 }
 
 /// The patch embedding's kernel `[width, 3, p, p]` as a packed `[3·p·p, width]` product.
-pub(crate) fn pack_patch_embed<B: Backend>(kernel: Tensor<B, 4>, precision: Precision) -> Result<PackedLinear, ModelError> {
+pub(crate) fn pack_patch_embed<B: Backend>(
+    kernel: Tensor<B, 4>,
+    precision: Precision,
+) -> Result<PackedLinear, ModelError> {
     let [width, channels, p, q] = kernel.dims();
     pack(kernel.reshape([width, channels * p * q]).transpose(), None, precision)
 }

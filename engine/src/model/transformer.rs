@@ -275,7 +275,12 @@ impl<B: Backend> Transformer<B> {
     ///
     /// # Errors
     /// Only from the packed blocks: a product handed the wrong shapes (a bug).
-    pub fn forward_pooled(&self, x: Tensor<B, 3>, causal: bool, positions: &[usize]) -> Result<Tensor<B, 2>, ModelError> {
+    pub fn forward_pooled(
+        &self,
+        x: Tensor<B, 3>,
+        causal: bool,
+        positions: &[usize],
+    ) -> Result<Tensor<B, 2>, ModelError> {
         if let Some(packed) = &self.packed {
             return packed.forward_pooled(x, causal, positions);
         }

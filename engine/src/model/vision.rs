@@ -3,15 +3,15 @@
 
 use burn::module::{Module, Param};
 use burn::nn::LayerNorm;
-use burn::tensor::{Tensor, TensorData};
 use burn::tensor::backend::Backend;
+use burn::tensor::{Tensor, TensorData};
 
 use super::config::{Activation, VisionConfig};
 use super::error::ModelError;
 use super::packed::{host, pack_patch_embed};
 use super::params::{Init, ParamSource};
-use arbor_kernels::{Activation as KernelActivation, PackedLinear, Precision};
 use super::transformer::{Transformer, TransformerShape, affine, layer_norm};
+use arbor_kernels::{Activation as KernelActivation, PackedLinear, Precision};
 
 /// `visual.conv1`: the patch embedding, a bias-free convolution with stride = kernel = patch
 /// size, weight `[width, 3, patch, patch]` as in torch.
