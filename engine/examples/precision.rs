@@ -40,7 +40,10 @@ fn main() -> Result {
     let photos = fixture_pixels(config.vision.image_size)?;
     let f32_features = features(&reference, &photos)?;
 
-    for precision in Precision::ALL {
+    // ARBOR_PRECISIONS=int8 (a comma list) runs only those (for profiling one precision).
+    let only: Option<Vec<Precision>> =
+        std::env::var("ARBOR_PRECISIONS").ok().map(|s| s.split(',').filter_map(|p| p.parse().ok()).collect());
+    for precision in Precision::ALL.into_iter().filter(|p| only.as_ref().is_none_or(|o| o.contains(p))) {
         let model = match (precision, keep) {
             (Precision::Int8, Some(keep)) => {
                 let (vision, text) = int8_plan(&config, keep)?;

@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 use arbor_engine::{
     Activation, Clip, ClipConfig, ModelDir, ModelError, StateDict, import_openclip, normalize_features as normalize,
 };
+#[cfg(not(feature = "cuda"))]
+use arbor_engine::{Precision, PrecisionPlan};
 use burn::tensor::activation::softmax;
 use burn::tensor::{Int, Tensor, TensorData};
 
@@ -190,6 +192,44 @@ fn tiny_quickgelu_safetensors_matches_open_clip() -> Result {
 #[test]
 fn tiny_quickgelu_torch_bin_matches_open_clip() -> Result {
     check_against_open_clip("tiny_quickgelu", "open_clip_pytorch_model.bin")
+}
+
+/// The packed towers (`Clip::with_precision`): with every product in f32 they reproduce
+/// open_clip's features at the tolerance burn's ops are held to, so LayerNorm, attention, the
+/// residuals and both activations in `model::packed` are right; bf16 and int8 stay within their
+/// cosine bounds of f32, for images and texts.
+#[cfg(not(feature = "cuda"))]
+#[test]
+fn packed_towers_reproduce_open_clip_in_f32_and_stay_close_in_bf16_and_int8() -> Result {
+    let cosine_min = |a: Tensor<TestBackend, 2>, b: Tensor<TestBackend, 2>| -> Result<f64> {
+        let (c, _) = values((normalize(a) * normalize(b)).sum_dim(1))?;
+        Ok(c.into_iter().fold(f64::INFINITY, f64::min))
+    };
+    for name in ["tiny_gelu", "tiny_quickgelu"] {
+        let model = load(name, "model.safetensors")?;
+        let dir = fixtures().join(name);
+        let config = model.config().clone();
+        let f32_plan = |layers| PrecisionPlan::uniform(Precision::F32, layers);
+        let packed =
+            model.clone().with_precision_plans(&f32_plan(config.vision.layers), &f32_plan(config.text.layers))?;
+        assert_relative(packed.encode_image(pixel_batch()?)?, &dir.join("image_features_f64.npy"), 1e-5)?;
+        assert_relative(packed.encode_text(text_ids()?)?, &dir.join("text_features_f64.npy"), 1e-5)?;
+
+        let (images, texts) = (model.encode_image(pixel_batch()?)?, model.encode_text(text_ids()?)?);
+        for (precision, floor) in [(Precision::Bf16, 0.9995), (Precision::Int8, 0.999)] {
+            let low = model.clone().with_precision(precision)?;
+            assert_eq!(low.precision(), precision);
+            let image_cos = cosine_min(low.encode_image(pixel_batch()?)?, images.clone())?;
+            let text_cos = cosine_min(low.encode_text(text_ids()?)?, texts.clone())?;
+            assert!(image_cos >= floor && text_cos >= floor, "{name} {precision}: {image_cos} {text_cos}");
+            assert!(image_cos < 1.0 - 1e-9, "{name} {precision}: identical to f32, not run in {precision}");
+            assert_eq!(low.with_precision(Precision::F32)?.precision(), Precision::F32);
+        }
+        let wrong = PrecisionPlan::uniform(Precision::Bf16, config.vision.layers + 1);
+        let refused = model.clone().with_precision_plans(&wrong, &f32_plan(config.text.layers));
+        assert!(matches!(refused, Err(ModelError::InvalidInput { .. })), "a plan for another depth is refused");
+    }
+    Ok(())
 }
 
 #[test]

@@ -28,7 +28,7 @@ mod linear;
 mod precision;
 mod tiles;
 
-pub use epilogue::{Activation, erf, gelu, gelu_in_place};
+pub use epilogue::{Activation, erf, exp, gelu, gelu_in_place, softmax_in_place};
 pub use isa::{CpuFeatures, Isa};
 pub use linear::{KernelError, PackedLinear};
 pub use precision::{Precision, UnknownPrecision};

@@ -165,8 +165,14 @@ impl PackedLinear {
     /// [`KernelError::Shape`] if `x.len()` is not a multiple of `k`.
     pub fn forward(&self, x: &[f32], activation: Activation) -> Result<Vec<f32>, KernelError> {
         let m = self.rows_of(x)?;
-        let mut out = vec![0.0; m * self.n];
-        self.run(x, m, &mut out, Output::Write(activation));
+        let len = m * self.n;
+        // Not zeroed first: the output pass writes every element (a memset of the output cost
+        // as much as a fifth of an AMX product).
+        let mut out: Vec<f32> = Vec::with_capacity(len);
+        self.run(x, m, out.as_mut_ptr(), Output::Write(activation));
+        // SAFETY: `run` wrote all `m · n` elements: the tasks cover every row block × panel, and
+        // each writes every valid column of each of its rows.
+        unsafe { out.set_len(len) };
         Ok(out)
     }
 
@@ -178,7 +184,7 @@ impl PackedLinear {
     pub fn forward_add(&self, x: &[f32], acc: &mut [f32]) -> Result<(), KernelError> {
         let m = self.rows_of(x)?;
         check("accumulator", acc.len(), m * self.n)?;
-        self.run(x, m, acc, Output::Accumulate);
+        self.run(x, m, acc.as_mut_ptr(), Output::Accumulate);
         Ok(())
     }
 
@@ -193,12 +199,14 @@ impl PackedLinear {
         if self.isa == Isa::Amx { AMX_MB } else { MB }
     }
 
-    fn run(&self, x: &[f32], m: usize, out: &mut [f32], output: Output) {
+    /// The product into `out`, `m · n` floats (initialised for `Accumulate`; written, never
+    /// read, for `Write`).
+    fn run(&self, x: &[f32], m: usize, out: *mut f32, output: Output) {
         if m == 0 || self.n == 0 {
             return;
         }
         let panels = self.n.div_ceil(NR);
-        let common = Common { m, n: self.n, bias: &self.bias, out: SharedOut(out.as_mut_ptr()), output };
+        let common = Common { m, n: self.n, bias: &self.bias, out: SharedOut(out), output };
         let tasks = m.div_ceil(self.block_rows()) * panels;
         // Task t: row block t / panels, panel t % panels (neighbouring tasks share rows).
         match &self.weights {
@@ -467,13 +475,18 @@ unsafe fn store(common: &Common<'_>, row: usize, c0: usize, v: &mut [f32; NR]) {
     let valid = NR.min(common.n - c0);
     let v = &mut v[..valid];
     // SAFETY: row < m and c0 + valid ≤ n, inside the `m × n` output; the caller owns them.
-    let out = unsafe { std::slice::from_raw_parts_mut(common.out.0.add(row * common.n + c0), valid) };
+    let out = unsafe { common.out.0.add(row * common.n + c0) };
     match common.output {
         Output::Write(activation) => {
             activation.apply(v);
-            out.copy_from_slice(v);
+            // SAFETY: as above; the output may be uninitialised, so it is written, not borrowed.
+            unsafe { std::ptr::copy_nonoverlapping(v.as_ptr(), out, valid) };
         }
-        Output::Accumulate => out.iter_mut().zip(v.iter()).for_each(|(o, v)| *o += v),
+        Output::Accumulate => {
+            // SAFETY: as above; `Accumulate` outputs are initialised.
+            let out = unsafe { std::slice::from_raw_parts_mut(out, valid) };
+            out.iter_mut().zip(v.iter()).for_each(|(o, v)| *o += v)
+        }
     }
 }
 
@@ -551,17 +564,38 @@ fn quantise_weights(weight: &[f32], [k, n]: [usize; 2]) -> Weights {
 /// stride.
 fn bf16_rows(x: &[f32], m: usize, k: usize) -> (Vec<u16>, usize) {
     let lda = k.next_multiple_of(DEPTH_ALIGN);
-    let mut rows = vec![0_u16; m.next_multiple_of(AMX_ROWS) * lda];
     let wide = CpuFeatures::detect().avx512f;
-    rows.par_chunks_mut(lda).zip(x.par_chunks(k)).for_each(|(dst, src)| {
+    let rows = fill_rows(m, lda, 0, |dst, row| {
+        let src = &x[row * k..(row + 1) * k];
         if wide {
             // SAFETY: the CPU has AVX-512F.
-            unsafe { bf16_row_avx512(dst, src) }
+            unsafe { bf16_row_avx512(&mut dst[..k], src) }
         } else {
-            bf16_row(dst, src)
+            bf16_row(&mut dst[..k], src)
         }
+        dst[k..].fill(0);
     });
     (rows, lda)
+}
+
+/// `m` rows of `lda` values, then zero-value (`pad`) rows up to a multiple of [`AMX_ROWS`],
+/// each row written once by `row(dst, i)` in parallel, with no zeroing pass before it.
+fn fill_rows<T: Copy + Send + Sync>(m: usize, lda: usize, pad: T, row: impl Fn(&mut [T], usize) + Sync) -> Vec<T> {
+    let len = m.next_multiple_of(AMX_ROWS) * lda;
+    let mut rows: Vec<T> = Vec::with_capacity(len);
+    rows.spare_capacity_mut()[..len].par_chunks_mut(lda).enumerate().for_each(|(i, dst)| {
+        for slot in dst.iter_mut() {
+            slot.write(pad);
+        }
+        // SAFETY: every element of `dst` was written just above.
+        let dst = unsafe { &mut *(dst as *mut [std::mem::MaybeUninit<T>] as *mut [T]) };
+        if i < m {
+            row(dst, i);
+        }
+    });
+    // SAFETY: every chunk, hence all `len` elements, was written.
+    unsafe { rows.set_len(len) };
+    rows
 }
 
 #[inline(always)]
@@ -579,39 +613,125 @@ fn bf16_row_avx512(dst: &mut [u16], src: &[f32]) {
 /// padded with zeros (128, see [`DEPTH_ALIGN`]); returns the rows, their scales and their stride.
 fn quantise_rows(x: &[f32], m: usize, k: usize) -> (Vec<u8>, Vec<f32>, usize) {
     let lda = k.next_multiple_of(DEPTH_ALIGN);
-    let mut rows = vec![128_u8; m.next_multiple_of(AMX_ROWS) * lda];
-    let mut scales = vec![0.0_f32; m];
     let wide = CpuFeatures::detect().avx512f;
-    rows.par_chunks_mut(lda).zip(scales.par_iter_mut()).zip(x.par_chunks(k)).for_each(|((dst, scale), src)| {
-        *scale = if wide {
+    let scales: Vec<f32> = x
+        .par_chunks(k)
+        .map(|src| {
+            let max = max_abs(src, wide);
+            if max > 0.0 { max / 127.0 } else { 0.0 }
+        })
+        .collect();
+    let rows = fill_rows(m, lda, 128_u8, |dst, row| {
+        let src = &x[row * k..(row + 1) * k];
+        let scale = scales[row];
+        if wide {
             // SAFETY: the CPU has AVX-512F.
-            unsafe { quantise_row_avx512(dst, src) }
+            unsafe { quantise_row_avx512(&mut dst[..k], src, scale) }
         } else {
-            quantise_row(dst, src)
-        };
+            quantise_row(&mut dst[..k], src, scale)
+        }
     });
     (rows, scales, lda)
 }
 
-/// One row of [`quantise_rows`]; returns its scale.
-#[inline(always)]
-fn quantise_row(dst: &mut [u8], src: &[f32]) -> f32 {
-    let max = src.iter().fold(0.0_f32, |m, v| m.max(v.abs()));
-    let inverse = if max > 0.0 { 127.0 / max } else { 0.0 };
-    for (d, &s) in dst.iter_mut().zip(src) {
-        *d = ((s * inverse).round_ties_even().clamp(-127.0, 127.0) as i32 + 128) as u8;
+/// `max |x|` over a row.
+fn max_abs(src: &[f32], wide: bool) -> f32 {
+    #[cfg(target_arch = "x86_64")]
+    if wide {
+        // SAFETY: the CPU has AVX-512F.
+        return unsafe { max_abs_avx512(src) };
     }
-    max / 127.0
+    let _ = wide;
+    src.iter().fold(0.0_f32, |m, v| m.max(v.abs()))
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
-fn quantise_row_avx512(dst: &mut [u8], src: &[f32]) -> f32 {
-    quantise_row(dst, src)
+fn max_abs_avx512(src: &[f32]) -> f32 {
+    use std::arch::x86_64::*;
+    let (n, full) = (src.len(), src.len() / 16 * 16);
+    let tail = ((1u32 << (n - full)) - 1) as __mmask16;
+    let mut max = _mm512_setzero_ps();
+    for i in (0..full).step_by(16) {
+        // SAFETY: 16 floats from i < full ≤ len.
+        max = _mm512_max_ps(max, _mm512_abs_ps(unsafe { _mm512_loadu_ps(src.as_ptr().add(i)) }));
+    }
+    // SAFETY: the mask reads only the n − full floats that exist.
+    max = _mm512_max_ps(max, _mm512_abs_ps(unsafe { _mm512_maskz_loadu_ps(tail, src.as_ptr().add(full)) }));
+    _mm512_reduce_max_ps(max)
+}
+
+/// One row of [`quantise_rows`] at its `scale` (`max |x| / 127`, 0 for a zero row).
+#[inline(always)]
+fn quantise_row(dst: &mut [u8], src: &[f32], scale: f32) {
+    let inverse = if scale > 0.0 { 1.0 / scale } else { 0.0 };
+    for (d, &s) in dst.iter_mut().zip(src) {
+        *d = ((s * inverse).round_ties_even().clamp(-127.0, 127.0) as i32 + 128) as u8;
+    }
+}
+
+/// [`quantise_row`] in AVX-512: the same arithmetic (multiply, round to nearest even,
+/// clamp, offset), 16 values at a time, the tail under a mask.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+fn quantise_row_avx512(dst: &mut [u8], src: &[f32], scale: f32) {
+    use std::arch::x86_64::*;
+    let (n, full) = (src.len(), src.len() / 16 * 16);
+    let tail = ((1u32 << (n - full)) - 1) as __mmask16;
+    let inverse = _mm512_set1_ps(if scale > 0.0 { 1.0 / scale } else { 0.0 });
+    let (lo, hi, offset) = (_mm512_set1_ps(-127.0), _mm512_set1_ps(127.0), _mm512_set1_epi32(128));
+    let quantise = |v: __m512| {
+        let q = _mm512_roundscale_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(_mm512_mul_ps(v, inverse));
+        _mm512_add_epi32(_mm512_cvtps_epi32(_mm512_min_ps(_mm512_max_ps(q, lo), hi)), offset)
+    };
+    assert!(dst.len() >= n);
+    for i in (0..full).step_by(16) {
+        // SAFETY: 16 floats in and 16 bytes out from i < full ≤ len ≤ dst.len().
+        unsafe {
+            let q = quantise(_mm512_loadu_ps(src.as_ptr().add(i)));
+            _mm_storeu_si128(dst.as_mut_ptr().add(i) as *mut __m128i, _mm512_cvtepi32_epi8(q));
+        }
+    }
+    // SAFETY: the masks read and write only the n − full elements that exist.
+    unsafe {
+        let q = quantise(_mm512_maskz_loadu_ps(tail, src.as_ptr().add(full)));
+        _mm512_mask_cvtepi32_storeu_epi8(dst.as_mut_ptr().add(full) as *mut i8, tail, q);
+    }
 }
 
 #[cfg(not(target_arch = "x86_64"))]
 use {bf16_row as bf16_row_avx512, quantise_row as quantise_row_avx512};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_wide_row_kernels_equal_the_portable_ones() {
+        if !CpuFeatures::detect().avx512f {
+            return;
+        }
+        for n in [1, 15, 16, 17, 100, 768] {
+            // Ties (k + 0.5 after scaling) included: both round them to even.
+            let src: Vec<f32> =
+                (0..n).map(|i| ((i as f32) - n as f32 / 2.0) * 0.5 + if i % 7 == 0 { 0.25 } else { 0.0 }).collect();
+            let max = src.iter().fold(0.0_f32, |m, v| m.max(v.abs()));
+            // SAFETY: the CPU has AVX-512F.
+            assert_eq!(unsafe { max_abs_avx512(&src) }, max);
+            let scale = max / 127.0;
+            let (mut wide, mut plain) = (vec![0_u8; n], vec![0_u8; n]);
+            // SAFETY: as above.
+            unsafe { quantise_row_avx512(&mut wide, &src, scale) };
+            quantise_row(&mut plain, &src, scale);
+            assert_eq!(wide, plain, "n = {n}");
+            let (mut wide, mut plain) = (vec![0_u16; n], vec![0_u16; n]);
+            // SAFETY: as above.
+            unsafe { bf16_row_avx512(&mut wide, &src) };
+            bf16_row(&mut plain, &src);
+            assert_eq!(wide, plain);
+        }
+    }
+}
 
 /// A buffer of `T` aligned to cache lines (every panel starts on one).
 struct Aligned<T> {

@@ -158,14 +158,21 @@ impl<B: Backend> Clip<B> {
     ///
     /// # Errors
     /// [`ModelError::Precision`] for bf16 or int8 on a backend other than the CPU's.
-    pub fn with_precision(self, precision: Precision) -> Result<Self, ModelError> {
+    pub fn with_precision(mut self, precision: Precision) -> Result<Self, ModelError> {
+        if precision == Precision::F32 {
+            self.visual.set_packed_patch_embed(None)?;
+            self.visual.transformer.set_packed(None);
+            self.transformer.set_packed(None);
+            return Ok(self);
+        }
         let vision = PrecisionPlan::for_precision(precision, self.config.vision.layers);
         let text = PrecisionPlan::for_precision(precision, self.config.text.layers);
         self.with_precision_plans(&vision, &text)
     }
 
     /// [`Clip::with_precision`] with a plan per tower (for measuring which products tolerate
-    /// which precision).
+    /// which precision). An all-f32 plan runs the packed f32 kernels, not burn's ops (the tests
+    /// compare the two).
     ///
     /// # Errors
     /// As [`Clip::with_precision`], and [`ModelError::InvalidInput`] if a plan's block count
@@ -174,15 +181,16 @@ impl<B: Backend> Clip<B> {
         let all_f32 = |plan: &PrecisionPlan| {
             plan.patch_embed == Precision::F32 && plan.blocks.iter().flatten().all(|&p| p == Precision::F32)
         };
-        if all_f32(vision) && all_f32(text) {
-            self.visual.set_packed_patch_embed(None)?;
-            self.visual.transformer.set_packed(None);
-            self.transformer.set_packed(None);
-            return Ok(self);
-        }
         let flex = std::any::TypeId::of::<B::FloatTensorPrimitive>() == std::any::TypeId::of::<burn_flex::FlexTensor>();
+        if !flex && all_f32(vision) && all_f32(text) {
+            return self.with_precision(Precision::F32);
+        }
         if !flex {
-            let precision = if all_f32(vision) { text.blocks[0][0] } else { vision.patch_embed };
+            let precision = if all_f32(vision) {
+                text.blocks.first().map_or(Precision::Bf16, |b| b[0])
+            } else {
+                vision.patch_embed
+            };
             return Err(ModelError::Precision {
                 precision,
                 message: "bf16 and int8 run on the CPU backend only; on a GPU use f32".into(),

@@ -14,8 +14,9 @@ use burn::tensor::backend::Backend;
 
 use super::config::Activation;
 use super::error::ModelError;
-use super::kernels::attention_rows;
+use super::kernels::{Softmax, attention_rows};
 use super::transformer::{ResidualAttentionBlock, Transformer};
+use rayon::prelude::*;
 
 /// Which precision each product of a tower runs in.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -68,14 +69,14 @@ impl Norm {
     fn apply(&self, x: &[f32]) -> Vec<f32> {
         let width = self.gamma.len();
         let mut out = vec![0.0_f32; x.len()];
-        for (row, out) in x.chunks_exact(width).zip(out.chunks_exact_mut(width)) {
+        out.par_chunks_mut(width).zip(x.par_chunks(width)).for_each(|(out, row)| {
             let mean = row.iter().sum::<f32>() / width as f32;
             let var = row.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / width as f32;
             let inv = 1.0 / (var + self.eps).sqrt();
             for (((o, &v), &g), &b) in out.iter_mut().zip(row).zip(&self.gamma).zip(&self.beta) {
                 *o = (v - mean) * inv * g + b;
             }
-        }
+        });
         out
     }
 }
@@ -119,7 +120,8 @@ impl PackedBlock {
     /// The whole block over `x` `[batch, tokens, width]`, in place.
     fn forward(&self, x: &mut [f32], [batch, tokens]: [usize; 2], causal: bool) -> Result<(), ModelError> {
         let qkv = self.qkv.forward(&self.ln_1.apply(x), KernelActivation::Identity)?;
-        let context = attention_rows(&qkv, [batch, tokens, self.width()], self.heads, causal, None);
+        let context =
+            attention_rows(&qkv, [batch, tokens, self.width()], self.heads, causal, None, Softmax::Vectorised);
         self.out.forward_add(&context, x)?;
         self.mlp(x)
     }
@@ -135,7 +137,8 @@ impl PackedBlock {
     ) -> Result<Vec<f32>, ModelError> {
         let width = self.width();
         let qkv = self.qkv.forward(&self.ln_1.apply(x), KernelActivation::Identity)?;
-        let context = attention_rows(&qkv, [batch, tokens, width], self.heads, causal, Some(positions));
+        let context =
+            attention_rows(&qkv, [batch, tokens, width], self.heads, causal, Some(positions), Softmax::Vectorised);
         let mut rows: Vec<f32> = positions
             .iter()
             .enumerate()
