@@ -19,7 +19,7 @@ cargo build --quiet --release -p arbor-cli --bin arbor
 cargo build --quiet --release -p arbor-engine --example random_checkpoint
 [ -f "$DATA/vectors.npy" ] || "$PY" /work/shared/bench/ann/gen_taxa.py --n 450000 --queries 10 --out "$DATA"
 mkdir -p "$WORK"
-[ -d "$WORK/tol" ] || "$ARBOR" index build --vectors "$DATA/vectors.npy" --taxa "$DATA/taxa.csv" --out "$WORK/tol"
+[ -d "$WORK/tol" ] || "$ARBOR" index build --vectors "$DATA/vectors.npy" --taxonomy "$DATA/taxa.csv" --out "$WORK/tol"
 if [ ! -d "$WORK/model" ]; then
     "$T/release/examples/random_checkpoint" vit-b-16 "$WORK/ckpt"
     "$ARBOR" import openclip --checkpoint "$WORK/ckpt/open_clip_model.safetensors" \
@@ -35,7 +35,7 @@ if [ ! -d "$WORK/photos" ]; then
         cp "$f" "$WORK/photos/"
     done
     have=$(ls "$WORK/photos" | wc -l)
-    "$ARBOR" synth --out "$WORK/synth" --species 40 --photos 5 --size 224 --format json > /dev/null
+    "$ARBOR" synth --out "$WORK/synth" --species 40 --images-per-species 5 --image-size 224 > /dev/null
     find "$WORK/synth" -name '*.png' | sort | head -n $((200 - have)) | while read -r p; do
         cp "$p" "$WORK/photos/synth_$(basename "$(dirname "$p")")_$(basename "$p")"
     done

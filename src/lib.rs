@@ -79,7 +79,7 @@ pub use arbor_engine::{
     Answer, BBox, Candidates, CentroidHit, Centroids, Classifier, Collection, Confidence, CropPlan, CropShape,
     DetectedImage, Detection, DetectionFile, Embedder, Engine, EngineBuilder, EngineError, FewShotScore, Image,
     LabelCache, LabelClassifier, LabelHit, ModelIdentity, NamedScore, PhotoHit, PhotoWalk, Photos, Pipeline,
-    PixelTensor, Preprocessor, Subject, Templates, TextType, Tokenizer, TreeClassifier, TreeQuestion,
+    PixelTensor, Precision, Preprocessor, Subject, Templates, TextType, Tokenizer, TreeClassifier, TreeQuestion,
     evaluate_few_shot, find_photos, walk_photos,
 };
 pub use arbor_index::{

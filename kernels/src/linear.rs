@@ -113,7 +113,7 @@ impl PackedLinear {
             Precision::Bf16 => Weights::Bf16(pack(weight, [k, n], 2, k.next_multiple_of(DEPTH_ALIGN), to_bf16)),
             Precision::Int8 => quantise_weights(weight, [k, n]),
         };
-        let isa = CpuFeatures::detect().best(precision);
+        let isa = chosen_isa(precision);
         Ok(Self { k, n, weights, bias: padded_bias, isa })
     }
 
@@ -256,6 +256,20 @@ impl PackedLinear {
                 spread(tasks, task);
             }
         }
+    }
+}
+
+/// The family for `precision`: the fastest this CPU runs, or the one the `ARBOR_KERNELS`
+/// environment variable names (`amx`, `avx512`, `avx2`, `portable`) where it runs, for
+/// measuring one family on a CPU that has several.
+fn chosen_isa(precision: Precision) -> Isa {
+    let cpu = CpuFeatures::detect();
+    let asked = std::env::var("ARBOR_KERNELS").ok().and_then(|name| {
+        [Isa::Amx, Isa::Avx512, Isa::Avx2, Isa::Portable].into_iter().find(|isa| isa.to_string() == name)
+    });
+    match asked {
+        Some(isa) if cpu.supports(isa, precision) => isa,
+        _ => cpu.best(precision),
     }
 }
 

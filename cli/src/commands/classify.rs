@@ -57,6 +57,7 @@ impl OutputFormat {
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:
   arbor classify --model bioclip --index tol-index photos/ --rank species -k 5
+  arbor classify --model bioclip --index tol-index photos/ --precision bf16
   arbor classify --model bioclip --index tol-index img.jpg --rank family --within Aves --format csv --output out.csv
   arbor classify --model bioclip --index tol-index img.jpg --within \"Sulidae > Morus\"
   arbor classify --model bioclip --index tol-index img.jpg --min-confidence 0.8

@@ -19,7 +19,7 @@ use crate::progress::bar;
 pub enum EmbedCommand {
     /// Embed photos (files and folders, recursive).
     #[command(
-        after_help = "Examples:\n  arbor embed image --model bioclip photos/ --out emb.npy --normalize\n  arbor embed image --model bioclip a.jpg b.png --format json --out emb.json\n  arbor embed image --model bioclip photos/ --format parquet --out emb.parquet\n\nExit status: 0 all embedded, 1 error, 2 usage error, 3 some photos could not be read (reported, left out)."
+        after_help = "Examples:\n  arbor embed image --model bioclip photos/ --out emb.npy --normalize\n  arbor embed image --model bioclip a.jpg b.png --format json --out emb.json\n  arbor embed image --model bioclip photos/ --format parquet --out emb.parquet\n  arbor embed image --model bioclip photos/ --precision int8 --out emb.npy\n\nExit status: 0 all embedded, 1 error, 2 usage error, 3 some photos could not be read (reported, left out)."
     )]
     Image(ImageArgs),
     /// Embed texts or labels.

@@ -23,12 +23,13 @@ const PRECISION_HELP: &str =
     "Precision of the model's matrix products (q/k/v, attention output, MLP, patch embedding); \
 LayerNorm, softmax, attention scores and the residual stream stay f32 in every mode.
   f32   the reference: pybioclip's embeddings within float rounding (default)
-  bf16  bf16 inputs, f32 accumulation: cosine to f32 ≥ 0.99999 (min 0.999996 over the fixture photos, \
-random ViT-B/16); 2.5× faster image and 2.2× faster text towers on a CPU with AMX (Intel Sapphire Rapids), \
-about f32's speed with AVX512_BF16 alone
-  int8  int8 weights per output channel and activations per token, MLP projection in bf16: \
-cosine to f32 ≥ 0.9999 (min 0.99995, same photos and model); 2.5× on AMX, about 1.2× with AVX512_VNNI
-Figures: docs/benchmarks.md (the machine is named there). Label embeddings are cached per precision.";
+  bf16  bf16 inputs, f32 accumulation: cosine to f32 ≥ 0.99999 (min 0.999996 over the 68 fixture photos, \
+random ViT-B/16)
+  int8  int8 weights per output channel, activations per token: cosine to f32 ≥ 0.9999 (min 0.99990, \
+same photos and model; ONNX Runtime's dynamic int8 0.99981)
+Speed on a CPU with AMX (Intel Sapphire Rapids, 2 cores, ViT-B/16): bf16 2.6x and int8 3.2-3.3x f32's images/s, \
+texts 2.7x and 2.9x; on AVX-512 without AMX (same CPU, ARBOR_KERNELS=avx512) int8 is 2.5x and bf16 0.8x. \
+Figures: docs/benchmarks.md. Label embeddings are cached per precision.";
 
 /// Opens a model as an [`arbor_engine::Engine`] with the pipeline, EXIF and precision options a
 /// command was given.
