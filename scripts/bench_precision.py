@@ -98,7 +98,14 @@ def main():
     speed = subprocess.run([f"{a.target_dir}/release/examples/precision", f"{work}/arbor", str(a.iters), "1"],
                            check=True, capture_output=True, text=True, env=env).stdout
     notes.append(speed.splitlines()[0])
+    cpu = speed.splitlines()[0]
+    has = lambda feature: f"{feature}: true" in cpu
+    skip = {"bf16": not (has("avx512_bf16") or has("amx_bf16")), "int8": not (has("avx512_vnni") or has("amx_int8"))}
     for precision in ("f32", "bf16", "int8"):
+        if skip.get(precision):
+            need = "AVX512_BF16 or AMX-BF16" if precision == "bf16" else "AVX512_VNNI or AMX-INT8"
+            notes.append(f"Arbor {precision}: this CPU has no {need}, so its row is skipped (the portable kernels would run)")
+            continue
         out = f"{work}/arbor-{precision}.npy"
         subprocess.run([arbor, "embed", "image", "--model", f"{work}/arbor", "--preprocess", "crop", "--precision",
                         precision, "--out", out, *files], check=True, capture_output=True, env=env)

@@ -5,6 +5,8 @@
 use arbor_kernels::{Activation, PackedLinear, Precision};
 use criterion::{Criterion, criterion_group, criterion_main};
 
+mod reference;
+
 fn linear(c: &mut Criterion) {
     let (m, k, n) = (197, 768, 3072);
     let x: Vec<f32> = (0..m * k).map(|i| ((i * 7919 % 1000) as f32 / 500.0) - 1.0).collect();
@@ -12,34 +14,7 @@ fn linear(c: &mut Criterion) {
     let mut group = c.benchmark_group("vit_b16_fc1_197x768x3072");
     group.sample_size(20);
     let mut out = vec![0.0_f32; m * n];
-    group.bench_function("gemm_f32", |b| {
-        b.iter(|| {
-            // SAFETY: the pointers and strides describe the buffers above.
-            unsafe {
-                gemm::gemm(
-                    m,
-                    n,
-                    k,
-                    out.as_mut_ptr(),
-                    1,
-                    n as isize,
-                    false,
-                    x.as_ptr(),
-                    1,
-                    k as isize,
-                    w.as_ptr(),
-                    1,
-                    n as isize,
-                    0.0,
-                    1.0,
-                    false,
-                    false,
-                    false,
-                    gemm::Parallelism::Rayon(0),
-                );
-            }
-        })
-    });
+    group.bench_function("gemm_f32", |b| b.iter(|| reference::gemm_f32(&x, &w, &mut out, [m, k, n])));
     for precision in Precision::ALL {
         let layer = PackedLinear::new(&w, [k, n], None, precision).expect("shapes fit");
         group.bench_function(precision.name(), |b| b.iter(|| layer.forward(&x, Activation::Identity)));

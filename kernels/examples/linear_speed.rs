@@ -7,6 +7,9 @@ use std::time::Instant;
 
 use arbor_kernels::{Activation, CpuFeatures, PackedLinear, Precision};
 
+#[path = "../benches/reference/mod.rs"]
+mod reference;
+
 fn main() {
     let reps: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(5);
     let cpu = CpuFeatures::detect();
@@ -31,29 +34,7 @@ fn main() {
             flops * reps as f64 / start.elapsed().as_secs_f64() / 1e9
         };
         let mut out = vec![0.0_f32; m * n];
-        let gemm_rate = time(&mut || unsafe {
-            gemm::gemm(
-                m,
-                n,
-                k,
-                out.as_mut_ptr(),
-                1,
-                n as isize,
-                false,
-                x.as_ptr(),
-                1,
-                k as isize,
-                w.as_ptr(),
-                1,
-                n as isize,
-                0.0,
-                1.0,
-                false,
-                false,
-                false,
-                gemm::Parallelism::Rayon(0),
-            );
-        });
+        let gemm_rate = time(&mut || reference::gemm_f32(&x, &w, &mut out, [m, k, n]));
         let mut line = format!("{name:12} gemm f32 {gemm_rate:6.1}");
         for precision in Precision::ALL {
             let layer = PackedLinear::new(&w, [k, n], None, precision).unwrap();

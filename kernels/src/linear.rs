@@ -220,44 +220,43 @@ impl PackedLinear {
                     common,
                     quant: None,
                 };
-                let task = |t| match self.isa {
-                    // SAFETY: the family runs on this CPU (checked when it was chosen); the job
-                    // describes buffers of the sizes its kernels read and write.
-                    Isa::Avx512 | Isa::Amx => unsafe { f32_avx512(&job, t / panels, t % panels) },
-                    Isa::Avx2 => unsafe { f32_avx2(&job, t / panels, t % panels) },
-                    Isa::Portable => unsafe { f32_portable(&job, t / panels, t % panels) },
+                let task: TaskFn<f32, f32> = match self.isa {
+                    Isa::Avx512 | Isa::Amx => f32_avx512,
+                    Isa::Avx2 => f32_avx2,
+                    Isa::Portable => f32_portable,
                 };
-                spread(tasks, task);
+                spread(&job, tasks, panels, task);
             }
             Weights::Bf16(w) => {
                 let (a, lda) = bf16_rows(x, m, self.k);
                 let job =
                     Job { a: a.as_ptr(), lda, b: w.as_ptr(), panel_len: lda * NR, steps: lda / 2, common, quant: None };
-                let task = |t| match self.isa {
-                    // SAFETY: as for f32.
-                    Isa::Amx => unsafe { crate::amx::bf16_task(&job, t / panels, t % panels) },
-                    Isa::Avx512 => unsafe { bf16_avx512(&job, t / panels, t % panels) },
-                    Isa::Avx2 => unsafe { bf16_avx2(&job, t / panels, t % panels) },
-                    Isa::Portable => unsafe { bf16_portable(&job, t / panels, t % panels) },
+                let task: TaskFn<u16, u16> = match self.isa {
+                    Isa::Amx => crate::amx::bf16_task,
+                    Isa::Avx512 => bf16_avx512,
+                    Isa::Avx2 => bf16_avx2,
+                    Isa::Portable => bf16_portable,
                 };
-                spread(tasks, task);
+                spread(&job, tasks, panels, task);
             }
             Weights::Int8 { panels: w, scales, offsets } => {
                 let (a, row_scales, lda) = quantise_rows(x, m, self.k);
                 let quant = Some(Quant { rows: &row_scales, cols: scales, offsets });
                 let job = Job { a: a.as_ptr(), lda, b: w.as_ptr(), panel_len: lda * NR, steps: lda / 4, common, quant };
-                let task = |t| match self.isa {
-                    // SAFETY: as for f32.
-                    Isa::Amx => unsafe { crate::amx::int8_task(&job, t / panels, t % panels) },
-                    Isa::Avx512 => unsafe { int8_avx512(&job, t / panels, t % panels) },
-                    Isa::Avx2 => unsafe { int8_avx2(&job, t / panels, t % panels) },
-                    Isa::Portable => unsafe { int8_portable(&job, t / panels, t % panels) },
+                let task: TaskFn<u8, i8> = match self.isa {
+                    Isa::Amx => crate::amx::int8_task,
+                    Isa::Avx512 => int8_avx512,
+                    Isa::Avx2 => int8_avx2,
+                    Isa::Portable => int8_portable,
                 };
-                spread(tasks, task);
+                spread(&job, tasks, panels, task);
             }
         }
     }
 }
+
+/// One task of a product: row block, panel (see the `task!` macro).
+type TaskFn<A, W> = for<'j, 'c> unsafe fn(&'j Job<'c, A, W>, usize, usize);
 
 /// The family for `precision`: the fastest this CPU runs, or the one the `ARBOR_KERNELS`
 /// environment variable names (`amx`, `avx512`, `avx2`, `portable`) where it runs, for
@@ -277,12 +276,15 @@ fn check(what: &'static str, got: usize, expected: usize) -> Result<(), KernelEr
     if got == expected { Ok(()) } else { Err(KernelError::Shape { what, got, expected }) }
 }
 
-/// Runs `tasks` tasks on rayon's pool, or inline when there is one.
-fn spread(tasks: usize, task: impl Fn(usize) + Sync + Send) {
+/// Runs the `tasks` tasks of `job` on rayon's pool (inline when there is one).
+fn spread<A, W>(job: &Job<'_, A, W>, tasks: usize, panels: usize, task: TaskFn<A, W>) {
+    // SAFETY: `task` is the family chosen for this CPU (checked when it was chosen), and the
+    // job describes buffers of the sizes its kernels read and write.
+    let run = |t: usize| unsafe { task(job, t / panels, t % panels) };
     if tasks == 1 {
-        task(0);
+        run(0);
     } else {
-        (0..tasks).into_par_iter().for_each(task);
+        (0..tasks).into_par_iter().for_each(run);
     }
 }
 
