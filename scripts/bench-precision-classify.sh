@@ -8,6 +8,7 @@
 #
 # Environment: PY (python with numpy) [/var/tmp/venv-ort/bin/python], DATA (gen_taxa.py output,
 # made here if missing: ~2 min) [/var/tmp/ann-data/taxa-450000-q10], WORK [/var/tmp/arbor-precision-classify].
+# Both hold about 2.5 GB; remove them when done.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 T=${CARGO_TARGET_DIR:-target}

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """The comparison table of scripts/bench-precision.sh (run that, not this)."""
-import argparse, glob, json, os, re, subprocess, tempfile, time
+import argparse, glob, json, os, re, shutil, subprocess, tempfile, time
 
 import numpy as np
 import onnxruntime as ort
@@ -126,6 +126,7 @@ def main():
     for name, r1, r8, text, cmin, cmean, own in rows:
         t = f"{text:8.1f}" if text else f"{'—':>8}"
         print(f"{name:28} {r1:9.2f} {r8:9.2f} {t} {cmin:9.6f} {cmean:9.6f} {own:9.6f}")
+    shutil.rmtree(work)  # the checkpoint, the Arbor model and both ONNX files: GBs for ViT-L/14
 
 
 if __name__ == "__main__":

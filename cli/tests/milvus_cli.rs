@@ -174,3 +174,83 @@ fn an_interrupted_export_resumes_to_the_same_count() {
     let bad = arbor(&["collection", "export", &local, "--to", "milvus://host/bad-name"]);
     assert_eq!(bad.code, Some(2), "{}", bad.stderr);
 }
+
+/// `collection build --to milvus://…` and `collection add milvus://…`: photos embedded straight
+/// into Milvus (no local copy), with their lineage, the same vectors a local build stores, and
+/// a rerun or an add inserting only the photos Milvus lacks.
+#[test]
+#[ignore = "needs a Milvus server: run by .ci/run (ARBOR_MILVUS=127.0.0.1:19530)"]
+fn photos_embed_straight_into_milvus_and_reruns_insert_only_new_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let tol = dir.path().join("tol");
+    common::import_fixture_tree(&tol, &[]);
+    let (m, tol) = (model(), arg(&tol));
+    let photos = dir.path().join("photos");
+    std::fs::create_dir_all(&photos).unwrap();
+    for (i, colour) in [[200, 30, 30], [30, 200, 30], [30, 30, 200], [200, 200, 30]].into_iter().enumerate() {
+        common::write_png(&photos.join(format!("p{i}.png")), colour, i as u8);
+    }
+    std::fs::write(photos.join("broken.jpg"), b"not a jpeg").unwrap();
+    let url = format!("milvus://{}/{}", server(), name("build"));
+    let first =
+        arbor(&["collection", "build", "--model", &m, &arg(&photos), "--to", &url, "--index", &tol, "--batch", "2"]);
+    assert_eq!(first.code, Some(3), "the broken photo is reported and the rest kept: {}", first.stderr);
+    assert!(
+        first.stderr.contains("broken.jpg") && first.stderr.contains("4 photos inserted, 0 already there"),
+        "{}",
+        first.stderr
+    );
+
+    // The same vectors as a local build: each photo is its own nearest neighbour, at cosine 1.
+    let local = dir.path().join("local");
+    arbor(&["collection", "build", "--model", &m, &arg(&photos), "--out", &arg(&local)]);
+    for i in 0..4 {
+        let q = arg(&photos.join(format!("p{i}.png")));
+        let run = arbor(&["search", "--collection", &url, "--model", &m, "--image", &q, "-k", "1", "--format", "json"])
+            .success();
+        let top = &run.json()[0];
+        assert!(top["path"].as_str().unwrap().ends_with(&format!("p{i}.png")), "{}", run.stdout);
+        assert!((top["score"].as_f64().unwrap() - 1.0).abs() < 1e-4, "{}", run.stdout);
+    }
+    // Lineage went in: --within the top photo's predicted kingdom keeps it.
+    let engine = Engine::builder(model()).index(&tol).open().unwrap();
+    let kingdom = match engine.classify(photos.join("p0.png").as_path(), Rank::Kingdom, 1).unwrap().first() {
+        Some(hit) => hit.path[0].clone(),
+        None => panic!("no kingdom"),
+    };
+    let q = arg(&photos.join("p0.png"));
+    let within = arbor(&[
+        "search",
+        "--collection",
+        &url,
+        "--model",
+        &m,
+        "--image",
+        &q,
+        "--within",
+        &kingdom,
+        "--format",
+        "json",
+    ])
+    .success();
+    assert!(hits(&within).iter().any(|p| p.ends_with("p0.png")), "{}", within.stdout);
+
+    let rerun = arbor(&["collection", "build", "--model", &m, &arg(&photos), "--to", &url, "--index", &tol]);
+    assert!(rerun.stderr.contains("0 photos inserted, 4 already there"), "{}", rerun.stderr);
+    common::write_png(&photos.join("p9.png"), [90, 90, 90], 9);
+    std::fs::remove_file(photos.join("broken.jpg")).unwrap();
+    let added = arbor(&["collection", "add", &url, "--model", &m, &arg(&photos), "--index", &tol]).success();
+    assert!(added.stderr.contains("1 photos inserted, 4 already there"), "{}", added.stderr);
+    let other = arbor(&[
+        "collection",
+        "build",
+        "--model",
+        &m,
+        &arg(&photos),
+        "--out",
+        &arg(&dir.path().join("x")),
+        "--index",
+        &tol,
+    ]);
+    assert!(other.code == Some(1) && other.stderr.contains("--index goes with --to"), "{}", other.stderr);
+}

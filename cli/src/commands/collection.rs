@@ -20,16 +20,19 @@ pub enum CollectionCommand {
     #[command(after_help = "Examples:
   arbor collection build --model bioclip ~/photos/2024 --out my-photos
   arbor search --collection my-photos --model bioclip --image query.jpg -k 5
+  arbor collection build --model bioclip ~/photos --to milvus://127.0.0.1:19530/my_photos --index tol-index
 
 Photos are stored under their absolute paths. Unreadable files are reported and left out
-(exit status 3).")]
+(exit status 3). With --to the photos are embedded straight into Milvus, a batch at a time, with
+no local copy; a rerun embeds and inserts only the photos Milvus does not have yet.")]
     Build(BuildArgs),
     /// Add photos to a collection, embedding only those not in it yet.
-    #[command(after_help = "Example:
+    #[command(after_help = "Examples:
   arbor collection add my-photos --model bioclip ~/photos/2025
+  arbor collection add milvus://127.0.0.1:19530/my_photos --model bioclip ~/photos/2025 --index tol-index
 
 Photos already in the collection (same absolute path) are skipped, the others embedded and
-appended; the collection is rewritten atomically.")]
+appended; a local collection is rewritten atomically, a Milvus one receives the new rows.")]
     Add(AddArgs),
     /// List the photos of a collection.
     #[command(after_help = "Example:\n  arbor collection list my-photos --format csv")]
@@ -88,16 +91,32 @@ pub struct BuildArgs {
     #[arg(required = true)]
     paths: Vec<PathBuf>,
     /// Output collection directory (replaced if it exists).
+    #[arg(long, required_unless_present = "to", conflicts_with = "to")]
+    out: Option<PathBuf>,
+    /// Embed into Milvus instead: milvus://HOST:PORT/NAME (created if missing).
     #[arg(long)]
-    out: PathBuf,
+    to: Option<arbor_milvus::MilvusUrl>,
+    #[command(flatten)]
+    milvus: MilvusOptions,
     #[command(flatten)]
     embedding: EmbedOptions,
 }
 
 #[derive(Debug, Args)]
+struct MilvusOptions {
+    /// Milvus only: a tree of life; each photo's predicted lineage and its probability go in
+    /// too, for `search --within`.
+    #[arg(long)]
+    index: Option<PathBuf>,
+    /// Milvus only: photos per insert.
+    #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..16384))]
+    batch: u32,
+}
+
+#[derive(Debug, Args)]
 pub struct AddArgs {
-    /// The collection to extend.
-    collection: PathBuf,
+    /// The collection to extend: a directory, or milvus://HOST:PORT/NAME.
+    collection: String,
     /// Arbor model directory (must be the model the collection was built with).
     #[arg(long)]
     model: PathBuf,
@@ -106,6 +125,8 @@ pub struct AddArgs {
     /// Image files and folders (recursive).
     #[arg(required = true)]
     paths: Vec<PathBuf>,
+    #[command(flatten)]
+    milvus: MilvusOptions,
     #[command(flatten)]
     embedding: EmbedOptions,
 }
@@ -187,22 +208,38 @@ fn list(a: ListArgs) -> Result<u8> {
 }
 
 fn build(a: BuildArgs) -> Result<u8> {
-    check_output_dir(&a.out)?;
+    if let Some(url) = &a.to {
+        let engine = milvus_engine(&a.model, &a.milvus, &a.embedding, a.precision)?;
+        return embed_into_milvus(&engine, url, &photo_files(&a.paths)?, &a.milvus, a.embedding.batch_size);
+    }
+    let (Some(out), None) = (&a.out, &a.milvus.index) else {
+        bail!("--index goes with --to milvus://… (a local collection keeps no lineage)");
+    };
+    check_output_dir(out)?;
     let engine = open_engine(&a.model, a.embedding.preprocess, a.embedding.exif_orient, a.precision)?;
     let files = photo_files(&a.paths)?;
     let (paths, rows, failed) = embed_new(&engine, &files, &Default::default(), a.embedding.batch_size)?;
     if paths.is_empty() {
         bail!("no photo could be embedded, nothing written");
     }
-    Collection::write(&a.out, engine.identity().image(), &paths, &rows)
-        .with_context(|| format!("writing {}", a.out.display()))?;
-    eprintln!("collection {}: {} photos{}", a.out.display(), paths.len(), skipped(failed));
+    Collection::write(out, engine.identity().image(), &paths, &rows)
+        .with_context(|| format!("writing {}", out.display()))?;
+    eprintln!("collection {}: {} photos{}", out.display(), paths.len(), skipped(failed));
     Ok(exit_code(failed))
 }
 
 fn add(a: AddArgs) -> Result<u8> {
+    if arbor_milvus::MilvusUrl::is_milvus(&a.collection) {
+        let url: arbor_milvus::MilvusUrl = a.collection.parse()?;
+        let engine = milvus_engine(&a.model, &a.milvus, &a.embedding, a.precision)?;
+        return embed_into_milvus(&engine, &url, &photo_files(&a.paths)?, &a.milvus, a.embedding.batch_size);
+    }
+    if a.milvus.index.is_some() {
+        bail!("--index goes with a milvus://… collection (a local collection keeps no lineage)");
+    }
+    let dir = PathBuf::from(&a.collection);
     let engine = open_engine(&a.model, a.embedding.preprocess, a.embedding.exif_orient, a.precision)?;
-    let collection = engine.open_collection(&a.collection)?;
+    let collection = engine.open_collection(&dir)?;
     let present = collection.path_set()?;
     let files = photo_files(&a.paths)?;
     let (new_paths, new_rows, failed) = embed_new(&engine, &files, &present, a.embedding.batch_size)?;
@@ -213,13 +250,104 @@ fn add(a: AddArgs) -> Result<u8> {
         rows.extend(new_rows);
         // The old mapping must be gone before the file it maps is replaced.
         drop(collection);
-        Collection::write(&a.collection, engine.identity().image(), &paths, &rows)
-            .with_context(|| format!("writing {}", a.collection.display()))?;
+        Collection::write(&dir, engine.identity().image(), &paths, &rows)
+            .with_context(|| format!("writing {}", dir.display()))?;
     }
     eprintln!(
         "collection {}: added {} photos, {already} already present{}",
-        a.collection.display(),
+        dir.display(),
         new_paths.len(),
+        skipped(failed)
+    );
+    Ok(exit_code(failed))
+}
+
+/// The engine for embedding into Milvus: the model, and the tree of life when lineages go in.
+fn milvus_engine(
+    model: &Path,
+    milvus: &MilvusOptions,
+    embedding: &EmbedOptions,
+    precision: crate::commands::PrecisionArg,
+) -> Result<Engine> {
+    let mut builder = Engine::builder(model).exif_orientation(embedding.exif_orient).precision(precision.precision);
+    if let Some(p) = embedding.preprocess {
+        builder = builder.pipeline(p);
+    }
+    if let Some(index) = &milvus.index {
+        builder = builder.index(index);
+    }
+    builder.open().with_context(|| format!("loading model {}", model.display()))
+}
+
+/// `collection build --to` and `collection add milvus://…`: a batch of photos at a time, asks
+/// Milvus which it has, embeds the rest (with their lineage when the engine has a tree) and
+/// inserts them. Nothing is kept locally, and a rerun carries on where a stopped one ended.
+fn embed_into_milvus(
+    engine: &Engine,
+    url: &arbor_milvus::MilvusUrl,
+    files: &[PathBuf],
+    milvus: &MilvusOptions,
+    batch_size: usize,
+) -> Result<u8> {
+    let remote = arbor_milvus::Collection::new(url.clone());
+    let created = remote.create_or_check(engine.dim(), engine.identity().image())?;
+    if !created {
+        // Rows a run inserted a moment ago are not visible yet (Milvus's bounded staleness).
+        eprintln!(
+            "{url}: exists; waiting {:.1} s for its latest rows to be visible",
+            arbor_milvus::STALENESS.as_secs_f64()
+        );
+        std::thread::sleep(arbor_milvus::STALENESS);
+    }
+    let classifier = match engine.index() {
+        Ok(_) => Some(arbor_engine::Classifier::Tree {
+            classifier: engine.tree_classifier(arbor_index::Scope::All)?,
+            question: arbor_engine::TreeQuestion::Top {
+                rank: arbor_index::Rank::Species,
+                k: std::num::NonZeroUsize::MIN,
+            },
+        }),
+        Err(_) => None,
+    };
+    let dim = engine.dim();
+    let mut seen = std::collections::HashSet::new();
+    let (mut inserted, mut present, mut failed) = (0usize, 0usize, 0usize);
+    let mut last: Vec<String> = Vec::new();
+    for chunk in files.chunks(milvus.batch as usize) {
+        let keyed: Vec<(PathBuf, String)> =
+            chunk.iter().map(|f| (f.clone(), photo_key(f))).filter(|(_, k)| seen.insert(k.clone())).collect();
+        let keys: Vec<String> = keyed.iter().map(|(_, k)| k.clone()).collect();
+        let have = remote.existing(&keys)?;
+        let (todo, todo_keys): (Vec<PathBuf>, Vec<String>) =
+            keyed.into_iter().filter(|(_, k)| !have.contains(k)).unzip();
+        present += keys.len() - todo.len();
+        let embedded = embed_skipping_bad(engine, &todo, batch_size, "embedding")?;
+        failed += embedded.failed;
+        let lineages = match &classifier {
+            Some(c) => c.answer(&embedded.rows, dim)?.into_iter().map(lineage_of).collect(),
+            None => vec![None; embedded.kept.len()],
+        };
+        let rows: Vec<arbor_milvus::PhotoRow> = embedded
+            .kept
+            .iter()
+            .zip(embedded.rows.chunks_exact(dim))
+            .zip(lineages)
+            .map(|((&i, vector), lineage)| arbor_milvus::PhotoRow {
+                path: todo_keys[i].clone(),
+                vector: vector.to_vec(),
+                lineage,
+            })
+            .collect();
+        inserted += remote.insert(&rows)?;
+        if !rows.is_empty() {
+            last = rows.into_iter().map(|r| r.path).collect();
+        }
+    }
+    // Searches right after the run see every photo.
+    remote.wait_visible(&last)?;
+    eprintln!(
+        "{url}: {} {inserted} photos inserted, {present} already there{}",
+        if created { "created;" } else { "exists;" },
         skipped(failed)
     );
     Ok(exit_code(failed))
