@@ -71,12 +71,31 @@ mod imp {
                     let panel_ptr = (job.b as *const u8).add(panel * job.panel_len * std::mem::size_of::<$w>());
                     let rows = block * AMX_MB..(block * AMX_MB + AMX_MB).min(job.common.m);
                     for row0 in rows.step_by(AMX_ROWS) {
+                        // A last step of at most 16 rows (197 tokens leave 5) needs one
+                        // activation tile, not two: half the work of a full step.
+                        let short = job.common.m - row0 <= 16;
                         let a0 = (job.a as *const u8).add(row0 * lda_bytes);
                         let a1 = a0.add(16 * lda_bytes);
                         for half in 0..2 {
                             asm!("tilezero tmm0", "tilezero tmm1", "tilezero tmm2", "tilezero tmm3", options(nostack, nomem));
                             for step in 0..tile_steps {
                                 let b0 = panel_ptr.add(step * 16 * PANEL_ROW + half * 32 * 4);
+                                if short {
+                                    asm!(
+                                        "tileloadd tmm4, [{a0} + {sa}*1]",
+                                        "tileloadd tmm6, [{b0} + {sb}*1]",
+                                        "tileloadd tmm7, [{b1} + {sb}*1]",
+                                        concat!($dp, " tmm0, tmm4, tmm6"),
+                                        concat!($dp, " tmm1, tmm4, tmm7"),
+                                        a0 = in(reg) a0.add(step * 64),
+                                        b0 = in(reg) b0,
+                                        b1 = in(reg) b0.add(64),
+                                        sa = in(reg) lda_bytes,
+                                        sb = in(reg) PANEL_ROW,
+                                        options(nostack, readonly),
+                                    );
+                                    continue;
+                                }
                                 asm!(
                                     "tileloadd tmm4, [{a0} + {sa}*1]",
                                     "tileloadd tmm5, [{a1} + {sa}*1]",
