@@ -27,8 +27,8 @@ LayerNorm, softmax, attention scores and the residual stream stay f32 in every m
 random ViT-B/16)
   int8  int8 weights per output channel, activations per token: cosine to f32 ≥ 0.9999 (min 0.99990, \
 same photos and model; ONNX Runtime's dynamic int8 0.99981)
-Speed on a CPU with AMX (Intel Sapphire Rapids, 2 cores, ViT-B/16): bf16 2.6x and int8 3.2-3.3x f32's images/s, \
-texts 2.7x and 2.9x; on AVX-512 without AMX (same CPU, ARBOR_KERNELS=avx512) int8 is 2.5x and bf16 0.8x. \
+Speed on a CPU with AMX (Intel Sapphire Rapids, 2 cores, ViT-B/16): bf16 2.6x and int8 3.4x f32's images/s, \
+texts 3.0x and 3.7x; on AVX-512 without AMX (same CPU, ARBOR_KERNELS=avx512) int8 is 2.5x and bf16 0.8x. \
 Figures: docs/benchmarks.md. Label embeddings are cached per precision.";
 
 /// Opens a model as an [`arbor_engine::Engine`] with the pipeline, EXIF and precision options a
