@@ -16,6 +16,9 @@ PY=${PY:-/var/tmp/venv-ort/bin/python}
 DATA=${DATA:-/var/tmp/ann-data/taxa-450000-q10}
 WORK=${WORK:-/var/tmp/arbor-precision-classify}
 ARBOR=$T/release/arbor
+if ! "$PY" -c "import numpy" 2>/dev/null; then
+    python3 -m venv "$(dirname "$(dirname "$PY")")" && "$PY" -m pip install -q numpy
+fi
 cargo build --quiet --release -p arbor-cli --bin arbor
 cargo build --quiet --release -p arbor-engine --example random_checkpoint
 [ -f "$DATA/vectors.npy" ] || "$PY" /work/shared/bench/ann/gen_taxa.py --n 450000 --queries 10 --out "$DATA"

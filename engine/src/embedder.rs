@@ -294,7 +294,7 @@ pub fn normalize_rows(data: &mut [f32], dim: usize) {
 }
 
 fn host<B: Backend, const D: usize>(t: Tensor<B, D>) -> Result<Vec<f32>> {
-    t.into_data().convert::<f32>().to_vec::<f32>().map_err(|e| EngineError::Invalid(format!("model output: {e:?}")))
+    Ok(crate::model::host_values(t)?)
 }
 
 fn scalar<B: Backend>(t: Tensor<B, 1>) -> Result<f32> {

@@ -225,6 +225,11 @@ fn packed_towers_reproduce_open_clip_in_f32_and_stay_close_in_bf16_and_int8() ->
             assert!(image_cos < 1.0 - 1e-9, "{name} {precision}: identical to f32, not run in {precision}");
             assert_eq!(low.with_precision(Precision::F32)?.precision(), Precision::F32);
         }
+        // A mixed plan is called by its coarsest product (label caches key on it).
+        let mut text = f32_plan(config.text.layers);
+        text.blocks[0][3] = Precision::Int8;
+        let mixed = model.clone().with_precision_plans(&f32_plan(config.vision.layers), &text)?;
+        assert_eq!(mixed.precision(), Precision::Int8);
         let wrong = PrecisionPlan::uniform(Precision::Bf16, config.vision.layers + 1);
         let refused = model.clone().with_precision_plans(&wrong, &f32_plan(config.text.layers));
         assert!(matches!(refused, Err(ModelError::InvalidInput { .. })), "a plan for another depth is refused");

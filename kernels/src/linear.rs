@@ -589,7 +589,6 @@ fn bf16_rows(x: &[f32], m: usize, k: usize) -> (Vec<u16>, usize) {
         } else {
             bf16_row(&mut dst[..k], src)
         }
-        dst[k..].fill(0);
     });
     (rows, lda)
 }
@@ -657,7 +656,8 @@ fn max_abs(src: &[f32], wide: bool) -> f32 {
         // SAFETY: the CPU has AVX-512F.
         return unsafe { max_abs_avx512(src) };
     }
-    let _ = wide;
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = wide; // no wide kernel off x86-64
     src.iter().fold(0.0_f32, |m, v| m.max(v.abs()))
 }
 

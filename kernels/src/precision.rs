@@ -21,6 +21,13 @@ impl Precision {
     /// Every precision, in order of fidelity.
     pub const ALL: [Precision; 3] = [Precision::F32, Precision::Bf16, Precision::Int8];
 
+    /// The coarser of two precisions (f32 > bf16 > int8 in fidelity): what a mix of them is
+    /// called.
+    pub fn coarser(self, other: Precision) -> Precision {
+        let rank = |p: Precision| Precision::ALL.iter().position(|&q| q == p).unwrap_or(0);
+        if rank(other) > rank(self) { other } else { self }
+    }
+
     /// The lower-case name used on command lines and in files.
     pub fn name(self) -> &'static str {
         match self {
@@ -70,6 +77,9 @@ mod tests {
             assert_eq!(p.name().parse::<Precision>(), Ok(p));
         }
         assert_eq!("BF16".parse::<Precision>(), Ok(Precision::Bf16));
+        assert_eq!(Precision::F32.coarser(Precision::Int8), Precision::Int8);
+        assert_eq!(Precision::Int8.coarser(Precision::Bf16), Precision::Int8);
+        assert_eq!(Precision::Bf16.coarser(Precision::F32), Precision::Bf16);
         let err = "fp8".parse::<Precision>().unwrap_err();
         assert!(err.to_string().contains("\"fp8\"") && err.to_string().contains("bf16"));
     }

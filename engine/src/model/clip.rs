@@ -186,11 +186,7 @@ impl<B: Backend> Clip<B> {
             return self.with_precision(Precision::F32);
         }
         if !flex {
-            let precision = if all_f32(vision) {
-                text.blocks.first().map_or(Precision::Bf16, |b| b[0])
-            } else {
-                vision.patch_embed
-            };
+            let precision = vision.coarsest().coarser(text.coarsest());
             return Err(ModelError::Precision {
                 precision,
                 message: "bf16 and int8 run on the CPU backend only; on a GPU use f32".into(),
@@ -204,9 +200,10 @@ impl<B: Backend> Clip<B> {
         Ok(self)
     }
 
-    /// The precision the towers' products run in ([`Clip::with_precision`]).
+    /// The coarsest precision any of the towers' products runs in ([`Clip::with_precision`]).
     pub fn precision(&self) -> Precision {
-        self.visual.transformer.packed().map_or(Precision::F32, |p| p.precision())
+        let tower = |t: &super::transformer::Transformer<B>| t.packed().map_or(Precision::F32, |p| p.precision());
+        tower(&self.visual.transformer).coarser(tower(&self.transformer))
     }
 
     /// The configuration the model was built from.
@@ -301,6 +298,14 @@ pub fn tensor_names(config: &ClipConfig) -> Vec<String> {
 pub fn normalize<B: Backend>(features: Tensor<B, 2>) -> Tensor<B, 2> {
     let norm = features.clone().square().sum_dim(1).sqrt().clamp_min(1e-12);
     features / norm
+}
+
+/// A tensor's values on the host, as float32 in row-major order.
+pub(crate) fn host_values<B: Backend, const D: usize>(tensor: Tensor<B, D>) -> Result<Vec<f32>, ModelError> {
+    tensor.into_data().convert::<f32>().into_vec::<f32>().map_err(|e| ModelError::InvalidInput {
+        input: "tensor",
+        message: format!("cannot read it to the host: {e:?}"),
+    })
 }
 
 /// Decoded token ids, kept on the host for validation and end-of-text lookup.

@@ -29,6 +29,7 @@ mod text;
 mod transformer;
 mod vision;
 
+pub(crate) use clip::host_values;
 pub use clip::{Clip, TextTrace, VisionTrace, normalize as normalize_features, tensor_names};
 pub use config::{Activation, ClipConfig, Interpolation, PreprocessConfig, ResizeMode, TextConfig, VisionConfig};
 pub use error::ModelError;

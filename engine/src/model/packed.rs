@@ -12,6 +12,7 @@ use burn::nn::LayerNorm;
 use burn::tensor::Tensor;
 use burn::tensor::backend::Backend;
 
+use super::clip::host_values as host;
 use super::config::Activation;
 use super::error::ModelError;
 use super::kernels::{Softmax, attention_rows};
@@ -31,6 +32,11 @@ impl PrecisionPlan {
     /// Every product in `precision`.
     pub fn uniform(precision: Precision, layers: usize) -> Self {
         Self { patch_embed: precision, blocks: vec![[precision; 4]; layers] }
+    }
+
+    /// The coarsest precision of any product in the plan (what a mixed plan is called).
+    pub fn coarsest(&self) -> Precision {
+        self.blocks.iter().flatten().fold(self.patch_embed, |a, &b| a.coarser(b))
     }
 
     /// Arbor's plan for `precision` over `layers` blocks: every product in `precision`.
@@ -180,11 +186,10 @@ impl PackedTower {
             .zip(&plan.blocks)
             .map(|(b, &p)| PackedBlock::new(b, p))
             .collect::<Result<_, _>>()?;
-        let precision = plan.blocks.first().map_or(Precision::F32, |b| b[0]);
-        Ok(Self { blocks, precision })
+        Ok(Self { blocks, precision: plan.coarsest() })
     }
 
-    /// The precision the tower was packed in (of its first product).
+    /// The coarsest precision any of the tower's products runs in.
     pub(crate) fn precision(&self) -> Precision {
         self.precision
     }
@@ -233,12 +238,4 @@ pub(crate) fn pack_patch_embed<B: Backend>(
 ) -> Result<PackedLinear, ModelError> {
     let [width, channels, p, q] = kernel.dims();
     pack(kernel.reshape([width, channels * p * q]).transpose(), None, precision)
-}
-
-/// A tensor's values on the host, as float32 in row-major order.
-pub(crate) fn host<B: Backend, const D: usize>(tensor: Tensor<B, D>) -> Result<Vec<f32>, ModelError> {
-    tensor.into_data().convert::<f32>().into_vec::<f32>().map_err(|e| ModelError::InvalidInput {
-        input: "tensor",
-        message: format!("cannot read it to the host: {e:?}"),
-    })
 }

@@ -6,9 +6,10 @@ use burn::nn::LayerNorm;
 use burn::tensor::backend::Backend;
 use burn::tensor::{Tensor, TensorData};
 
+use super::clip::host_values as host;
 use super::config::{Activation, VisionConfig};
 use super::error::ModelError;
-use super::packed::{host, pack_patch_embed};
+use super::packed::pack_patch_embed;
 use super::params::{Init, ParamSource};
 use super::transformer::{Transformer, TransformerShape, affine, layer_norm};
 use arbor_kernels::{Activation as KernelActivation, PackedLinear, Precision};
