@@ -43,6 +43,9 @@ fn synthetic(dir: &Path, n: usize) -> (std::path::PathBuf, Vec<String>, Vec<f32>
     (out, paths, rows)
 }
 
+/// The search width the agreement with exact search is stated at.
+const EF: &str = "256";
+
 fn hits(run: &common::Run) -> Vec<String> {
     let v: serde_json::Value = run.json();
     v.as_array().unwrap().iter().map(|h| h["path"].as_str().unwrap().to_owned()).collect()
@@ -57,8 +60,37 @@ fn exported_collections_search_like_local_ones_and_filter_by_taxon() {
     common::import_fixture_tree(&tol, &[]);
     let (m, tol, local) = (model(), arg(&tol), arg(&local));
     let url = format!("milvus://{}/{}", server(), name("search"));
-    let first = arbor(&["collection", "export", &local, "--to", &url, "--model", &m, "--index", &tol]).success();
+    let first = arbor(&[
+        "collection",
+        "export",
+        &local,
+        "--to",
+        &url,
+        "--model",
+        &m,
+        "--index",
+        &tol,
+        "--m",
+        "16",
+        "--ef-construction",
+        "200",
+    ])
+    .success();
     assert!(first.stderr.contains("created; 20008 photos inserted, 0 already there"), "{}", first.stderr);
+    // The export ends once Milvus's HNSW index (with the asked parameters) covers every row, so
+    // the searches below go through the graph, not a brute-force scan of a growing segment.
+    let identity = Collection::open(&local).unwrap().model_identity().to_owned();
+    let remote = arbor_engine::MilvusCollection::open(&url.parse().unwrap(), 32, &identity).unwrap();
+    assert_eq!(remote.hnsw(), Some(arbor_engine::Hnsw { m: 16, ef_construction: 200 }));
+    let built = remote.index_progress().unwrap();
+    assert!(built.finished && built.indexed == 20008, "{built:?}");
+    // An existing collection keeps its layout: asking for another is an error, not a surprise.
+    let relayout = arbor(&["collection", "export", &local, "--to", &url, "--m", "32"]);
+    assert!(
+        relayout.code == Some(1) && relayout.stderr.contains("exists with M 16 and efConstruction 200"),
+        "{}",
+        relayout.stderr
+    );
     // A rerun inserts nothing.
     let again = arbor(&["collection", "export", &local, "--to", &url, "--model", &m, "--index", &tol]).success();
     assert!(again.stderr.contains("0 photos inserted, 20008 already there"), "{}", again.stderr);
@@ -77,12 +109,15 @@ fn exported_collections_search_like_local_ones_and_filter_by_taxon() {
             hits(&arbor(&args).success())
         };
         let want = search(&local, &[]);
-        let got = search(&url, &[]);
+        let got = search(&url, &["--ef", EF]);
         total += want.len();
         same += want.iter().zip(&got).filter(|(a, b)| a == b).count();
     }
     let agreement = same as f64 / total as f64;
-    eprintln!("Milvus top-10 = exact top-10 in {same} of {total} positions ({:.1} %)", 100.0 * agreement);
+    eprintln!(
+        "Milvus top-10 (HNSW M 16, efConstruction 200, ef {EF}) = exact top-10 in {same} of {total} positions ({:.1} %)",
+        100.0 * agreement
+    );
     assert!(agreement >= 0.99, "{same}/{total}");
 
     // --within: only photos whose predicted lineage holds the taxon (checked against the
@@ -153,7 +188,9 @@ fn an_interrupted_export_resumes_to_the_same_count() {
     let resumed = arbor(&["collection", "export", &local, "--to", &url, "--batch", "500"]).success();
     assert!(resumed.stderr.contains("3008 photos inserted, 2000 already there"), "{}", resumed.stderr);
     // Every photo once: no row twice, none missing.
-    let remote = arbor_milvus::Collection::new(url.parse().unwrap());
+    let identity = Collection::open(&local).unwrap().model_identity().to_owned();
+    let remote = arbor_engine::MilvusCollection::open(&url.parse().unwrap(), 32, &identity).unwrap();
+    assert_eq!(remote.count().unwrap(), paths.len() as u64);
     let mut rows = 0;
     for chunk in paths.chunks(4000) {
         rows += remote.rows_of(chunk).unwrap().len();

@@ -138,7 +138,17 @@ impl Collection {
     /// # Errors
     /// A query of the wrong width or not finite.
     pub fn search(&self, query: &[f32], k: usize) -> Result<Vec<PhotoHit>> {
-        let mode = if self.index.has_graph() { SearchMode::Approximate { ef: SEARCH_EF } } else { SearchMode::Exact };
+        self.search_with(query, k, None)
+    }
+
+    /// As [`Collection::search`], with the graph's beam width `ef` (256 when `None`; a
+    /// collection too small for a graph is searched exactly whatever `ef`).
+    ///
+    /// # Errors
+    /// A query of the wrong width or not finite.
+    pub fn search_with(&self, query: &[f32], k: usize, ef: Option<usize>) -> Result<Vec<PhotoHit>> {
+        let ef = ef.unwrap_or(SEARCH_EF).max(k);
+        let mode = if self.index.has_graph() { SearchMode::Approximate { ef } } else { SearchMode::Exact };
         let hits = self.index.search(query, k, mode, arbor_index::Scope::All)?;
         hits.into_iter()
             .map(|h| Ok(PhotoHit { path: self.index.taxon(h.taxon)?.common_name, score: h.score }))

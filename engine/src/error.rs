@@ -29,6 +29,10 @@ pub enum EngineError {
         /// The underlying error.
         source: std::io::Error,
     },
+    /// A photo collection in Milvus (names the `milvus://` URL).
+    #[cfg(feature = "milvus")]
+    #[error(transparent)]
+    Milvus(arbor_milvus::MilvusError),
     /// Input that cannot be used as given.
     #[error("{0}")]
     Invalid(String),

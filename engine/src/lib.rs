@@ -66,6 +66,8 @@ mod engine;
 mod error;
 mod identity;
 mod label_cache;
+#[cfg(feature = "milvus")]
+mod milvus;
 mod model;
 mod photos;
 mod preprocess;
@@ -110,5 +112,7 @@ pub use model::{
 pub use centroids::{CENTROIDS_META_FILE, CentroidHit, Centroids, FewShotScore, evaluate_few_shot};
 pub use collection::{Collection, GRAPH_THRESHOLD, PhotoHit, photo_key};
 pub use label_cache::LabelCache;
+#[cfg(feature = "milvus")]
+pub use milvus::{Hnsw, IndexProgress, Layout, MilvusCollection, MilvusError, MilvusSearch, MilvusUrl, MilvusWriter};
 pub use tree_labels::{Encoding, Repair, encode_resumable, repair_unembedded, taxon_labels};
 pub use zeroshot::{Candidates, LabelClassifier, LabelHit, TreeClassifier, read_bins};

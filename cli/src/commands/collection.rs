@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use arbor_engine::photo_key;
-use arbor_engine::{Collection, Engine, Image, Pipeline, Templates};
+use arbor_engine::{Collection, Engine, Image, Layout, MilvusSearch, MilvusUrl, MilvusWriter, Pipeline, Templates};
 use clap::{Args, Subcommand};
 
 use crate::commands::open_engine;
@@ -54,9 +54,11 @@ export is carried on by running it again.")]
 pub struct ExportArgs {
     /// The collection to export.
     collection: PathBuf,
-    /// Where: milvus://HOST:PORT/NAME.
-    #[arg(long)]
-    to: arbor_milvus::MilvusUrl,
+    /// Where: milvus://[USER:PASSWORD@]HOST:PORT/NAME (or the password in MILVUS_TOKEN).
+    #[arg(long, value_parser = milvus_url)]
+    to: MilvusUrl,
+    #[command(flatten)]
+    layout: LayoutArgs,
     /// The model that built the collection, to predict each photo's taxon (with --index).
     #[arg(long, requires = "index")]
     model: Option<PathBuf>,
@@ -93,9 +95,9 @@ pub struct BuildArgs {
     /// Output collection directory (replaced if it exists).
     #[arg(long, required_unless_present = "to", conflicts_with = "to")]
     out: Option<PathBuf>,
-    /// Embed into Milvus instead: milvus://HOST:PORT/NAME (created if missing).
-    #[arg(long)]
-    to: Option<arbor_milvus::MilvusUrl>,
+    /// Embed into Milvus instead: milvus://[USER:PASSWORD@]HOST:PORT/NAME (created if missing).
+    #[arg(long, value_parser = milvus_url)]
+    to: Option<MilvusUrl>,
     #[command(flatten)]
     milvus: MilvusOptions,
     #[command(flatten)]
@@ -111,6 +113,56 @@ struct MilvusOptions {
     /// Milvus only: photos per insert.
     #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..16384))]
     batch: u32,
+    #[command(flatten)]
+    layout: LayoutArgs,
+}
+
+/// How a new Milvus collection is laid out; an existing one keeps its own.
+#[derive(Debug, Args)]
+struct LayoutArgs {
+    /// Milvus only, new collections: HNSW links per node [default: 16].
+    #[arg(long, value_parser = clap::value_parser!(u32).range(4..=64))]
+    m: Option<u32>,
+    /// Milvus only, new collections: HNSW beam width while building [default: 200].
+    #[arg(long, value_parser = clap::value_parser!(u32).range(8..=512))]
+    ef_construction: Option<u32>,
+    /// Milvus only, new collections: shards (data nodes writing in parallel) [default: 1].
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=64))]
+    shards: Option<u32>,
+}
+
+impl LayoutArgs {
+    fn layout(&self) -> Layout {
+        let d = Layout::default();
+        Layout {
+            hnsw: arbor_engine::Hnsw {
+                m: self.m.unwrap_or(d.hnsw.m),
+                ef_construction: self.ef_construction.unwrap_or(d.hnsw.ef_construction),
+            },
+            shards: self.shards.unwrap_or(d.shards),
+        }
+    }
+
+    /// An existing collection whose index differs from what was asked is an error, not a
+    /// silent surprise.
+    fn check(&self, collection: &arbor_engine::MilvusCollection) -> Result<()> {
+        let found = collection.hnsw();
+        let differs = |asked: Option<u32>, has: Option<u32>| asked.is_some() && asked != has;
+        if differs(self.m, found.map(|h| h.m)) || differs(self.ef_construction, found.map(|h| h.ef_construction)) {
+            let has = found
+                .map_or("no HNSW index".to_owned(), |h| format!("M {} and efConstruction {}", h.m, h.ef_construction));
+            bail!("{}: exists with {has}; --m/--ef-construction only lay out a new collection", collection.url());
+        }
+        if self.shards.is_some() {
+            eprintln!("{}: exists; --shards only lays out a new collection", collection.url());
+        }
+        Ok(())
+    }
+}
+
+/// A `milvus://` URL, signing in with `MILVUS_TOKEN` (`user:password`) when it names no user.
+fn milvus_url(s: &str) -> Result<MilvusUrl, arbor_engine::MilvusError> {
+    Ok(s.parse::<MilvusUrl>()?.or_credentials(std::env::var("MILVUS_TOKEN").ok()))
 }
 
 #[derive(Debug, Args)]
@@ -162,6 +214,10 @@ pub struct SearchArgs {
     /// Milvus only: only photos whose predicted lineage holds this taxon (exported with --index).
     #[arg(long)]
     within: Option<String>,
+    /// HNSW beam width (at least -k): a Milvus collection's, or a local collection's graph
+    /// (built past 50,000 photos; smaller ones are searched exactly) [default: 256].
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=32768))]
+    ef: Option<u32>,
     /// Arbor model directory that built the collection.
     #[arg(long)]
     model: PathBuf,
@@ -229,8 +285,8 @@ fn build(a: BuildArgs) -> Result<u8> {
 }
 
 fn add(a: AddArgs) -> Result<u8> {
-    if arbor_milvus::MilvusUrl::is_milvus(&a.collection) {
-        let url: arbor_milvus::MilvusUrl = a.collection.parse()?;
+    if MilvusUrl::is_milvus(&a.collection) {
+        let url = milvus_url(&a.collection)?;
         let engine = milvus_engine(&a.model, &a.milvus, &a.embedding, a.precision)?;
         return embed_into_milvus(&engine, &url, &photo_files(&a.paths)?, &a.milvus, a.embedding.batch_size);
     }
@@ -284,73 +340,50 @@ fn milvus_engine(
 /// inserts them. Nothing is kept locally, and a rerun carries on where a stopped one ended.
 fn embed_into_milvus(
     engine: &Engine,
-    url: &arbor_milvus::MilvusUrl,
+    url: &MilvusUrl,
     files: &[PathBuf],
     milvus: &MilvusOptions,
     batch_size: usize,
 ) -> Result<u8> {
-    let remote = arbor_milvus::Collection::new(url.clone());
-    let created = remote.create_or_check(engine.dim(), engine.identity().image())?;
+    let (remote, created) = engine.create_milvus(url, milvus.layout.layout())?;
     if !created {
-        // Rows a run inserted a moment ago are not visible yet (Milvus's bounded staleness).
-        eprintln!(
-            "{url}: exists; waiting {:.1} s for its latest rows to be visible",
-            arbor_milvus::STALENESS.as_secs_f64()
-        );
-        std::thread::sleep(arbor_milvus::STALENESS);
+        milvus.layout.check(&remote)?;
     }
-    let classifier = match engine.index() {
-        Ok(_) => Some(arbor_engine::Classifier::Tree {
-            classifier: engine.tree_classifier(arbor_index::Scope::All)?,
-            question: arbor_engine::TreeQuestion::Top {
-                rank: arbor_index::Rank::Species,
-                k: std::num::NonZeroUsize::MIN,
-            },
-        }),
-        Err(_) => None,
-    };
-    let dim = engine.dim();
+    let mut writer = engine.milvus_writer(&remote)?;
     let mut seen = std::collections::HashSet::new();
-    let (mut inserted, mut present, mut failed) = (0usize, 0usize, 0usize);
-    let mut last: Vec<String> = Vec::new();
+    let mut failed = 0usize;
     for chunk in files.chunks(milvus.batch as usize) {
         let keyed: Vec<(PathBuf, String)> =
             chunk.iter().map(|f| (f.clone(), photo_key(f))).filter(|(_, k)| seen.insert(k.clone())).collect();
         let keys: Vec<String> = keyed.iter().map(|(_, k)| k.clone()).collect();
-        let have = remote.existing(&keys)?;
-        let (todo, todo_keys): (Vec<PathBuf>, Vec<String>) =
-            keyed.into_iter().filter(|(_, k)| !have.contains(k)).unzip();
-        present += keys.len() - todo.len();
+        let missing = writer.missing(&keys)?;
+        let todo: Vec<PathBuf> = missing.iter().map(|&i| keyed[i].0.clone()).collect();
         let embedded = embed_skipping_bad(engine, &todo, batch_size, "embedding")?;
         failed += embedded.failed;
-        let lineages = match &classifier {
-            Some(c) => c.answer(&embedded.rows, dim)?.into_iter().map(lineage_of).collect(),
-            None => vec![None; embedded.kept.len()],
-        };
-        let rows: Vec<arbor_milvus::PhotoRow> = embedded
-            .kept
-            .iter()
-            .zip(embedded.rows.chunks_exact(dim))
-            .zip(lineages)
-            .map(|((&i, vector), lineage)| arbor_milvus::PhotoRow {
-                path: todo_keys[i].clone(),
-                vector: vector.to_vec(),
-                lineage,
-            })
-            .collect();
-        inserted += remote.insert(&rows)?;
-        if !rows.is_empty() {
-            last = rows.into_iter().map(|r| r.path).collect();
-        }
+        let kept: Vec<String> = embedded.kept.iter().map(|&i| keys[missing[i]].clone()).collect();
+        writer.insert(&kept, &embedded.rows)?;
     }
-    // Searches right after the run see every photo.
-    remote.wait_visible(&last)?;
-    eprintln!(
-        "{url}: {} {inserted} photos inserted, {present} already there{}",
+    let summary = format!(
+        "{url}: {} {} photos inserted, {} already there{}",
         if created { "created;" } else { "exists;" },
+        writer.inserted(),
+        writer.present(),
         skipped(failed)
     );
+    finish_milvus(writer)?;
+    eprintln!("{summary}");
     Ok(exit_code(failed))
+}
+
+/// Seals a run's rows and waits for Milvus's index to cover them, with a progress bar.
+fn finish_milvus(writer: MilvusWriter<'_>) -> Result<()> {
+    let progress = crate::progress::bar(0, "indexing");
+    writer.finish(|p| {
+        progress.set_length(p.total);
+        progress.set_position(p.indexed);
+    })?;
+    progress.finish_and_clear();
+    Ok(())
 }
 
 /// Embeds the files whose key is not in `present` (nor repeated in `files`); returns their keys
@@ -387,79 +420,48 @@ fn export(a: ExportArgs) -> Result<u8> {
             a.model.as_deref().unwrap_or(Path::new("?")).display()
         );
     }
-    let remote = arbor_milvus::Collection::new(a.to.clone());
-    let created = remote.create_or_check(local.dim(), local.model_identity())?;
+    let (remote, created) = match &engine {
+        Some(e) => e.create_milvus(&a.to, a.layout.layout())?,
+        None => arbor_engine::MilvusCollection::create_or_open(
+            &a.to,
+            local.dim(),
+            local.model_identity(),
+            a.layout.layout(),
+        )?,
+    };
+    if !created {
+        a.layout.check(&remote)?;
+    }
     let (paths, rows) = local.entries()?;
     let dim = local.dim();
     drop(local);
-    let classifier = match &engine {
-        Some(e) => Some(arbor_engine::Classifier::Tree {
-            classifier: e.tree_classifier(arbor_index::Scope::All)?,
-            question: arbor_engine::TreeQuestion::Top {
-                rank: arbor_index::Rank::Species,
-                k: std::num::NonZeroUsize::MIN,
-            },
-        }),
-        None => None,
+    let mut writer = match &engine {
+        Some(e) => e.milvus_writer(&remote)?,
+        None => MilvusWriter::without_lineage(&remote),
     };
-    if !created {
-        // Rows a run inserted a moment ago are not visible yet (Milvus's bounded staleness).
-        eprintln!(
-            "{}: exists; waiting {:.1} s for its latest rows to be visible",
-            a.to,
-            arbor_milvus::STALENESS.as_secs_f64()
-        );
-        std::thread::sleep(arbor_milvus::STALENESS);
-    }
     let progress = crate::progress::bar(paths.len() as u64, "exporting");
-    let mut last: Vec<String> = Vec::new();
-    let (mut inserted, mut present) = (0usize, 0usize);
     let batch = a.batch as usize;
     for (n, (names, vectors)) in paths.chunks(batch).zip(rows.chunks(batch * dim)).enumerate() {
         if a.stop_after.is_some_and(|limit| n >= limit) {
-            bail!("stopped early (--stop-after) after {inserted} photos");
+            bail!("stopped early (--stop-after) after {} photos", writer.inserted());
         }
-        let have = remote.existing(names)?;
-        let todo: Vec<usize> = (0..names.len()).filter(|&i| !have.contains(&names[i])).collect();
-        present += names.len() - todo.len();
-        let flat: Vec<f32> = todo.iter().flat_map(|&i| vectors[i * dim..(i + 1) * dim].iter().copied()).collect();
-        let lineages = match &classifier {
-            Some(c) => c.answer(&flat, dim)?.into_iter().map(lineage_of).collect(),
-            None => vec![None; todo.len()],
-        };
-        let photo_rows: Vec<arbor_milvus::PhotoRow> = todo
-            .iter()
-            .zip(lineages)
-            .map(|(&i, lineage)| arbor_milvus::PhotoRow {
-                path: names[i].clone(),
-                vector: vectors[i * dim..(i + 1) * dim].to_vec(),
-                lineage,
-            })
-            .collect();
-        inserted += remote.insert(&photo_rows)?;
-        if !photo_rows.is_empty() {
-            last = photo_rows.into_iter().map(|r| r.path).collect();
-        }
+        let missing = writer.missing(names)?;
+        let keys: Vec<String> = missing.iter().map(|&i| names[i].clone()).collect();
+        let flat: Vec<f32> = missing.iter().flat_map(|&i| vectors[i * dim..(i + 1) * dim].iter().copied()).collect();
+        writer.insert(&keys, &flat)?;
         progress.inc(names.len() as u64);
     }
-    // Searches right after the export see every photo.
-    remote.wait_visible(&last)?;
     progress.finish_and_clear();
-    eprintln!(
-        "{}: {} {inserted} photos inserted, {present} already there",
+    let summary = format!(
+        "{}: {} {} photos inserted, {} already there",
         a.to,
-        if created { "created;" } else { "exists;" }
+        if created { "created;" } else { "exists;" },
+        writer.inserted(),
+        writer.present()
     );
+    finish_milvus(writer)?;
+    eprintln!("{summary}");
     Ok(0)
-}
-
-/// A photo's predicted species as Milvus's lineage fields (the species as its binomial).
-fn lineage_of(answer: arbor_engine::Answer) -> Option<([String; 7], f32)> {
-    let arbor_engine::Answer::Taxa(hits) = answer else { return None };
-    let hit = hits.into_iter().next()?;
-    let mut path: [String; 7] = hit.path.try_into().ok()?;
-    path[6] = format!("{} {}", path[5], path[6]);
-    Some((path, hit.score))
 }
 
 pub fn search(a: SearchArgs) -> Result<()> {
@@ -469,17 +471,19 @@ pub fn search(a: SearchArgs) -> Result<()> {
         (None, Some(text)) => engine.embed_text(text, a.templates)?,
         (None, None) => bail!("give --image or --text"),
     };
-    let hits: Vec<arbor_engine::PhotoHit> = if arbor_milvus::MilvusUrl::is_milvus(&a.collection) {
-        let url: arbor_milvus::MilvusUrl = a.collection.parse()?;
-        let remote = arbor_milvus::Collection::new(url);
-        let found = remote.search(&query, engine.identity().image(), a.k as usize, a.within.as_deref())?;
-        found.into_iter().map(|h| arbor_engine::PhotoHit { path: h.path, score: h.score }).collect()
+    let (k, ef) = (a.k as usize, a.ef.map(|ef| ef as usize));
+    if ef.is_some_and(|ef| ef < k) {
+        bail!("--ef {} is below -k {k}: a beam search returns at most ef photos", a.ef.unwrap_or_default());
+    }
+    let hits: Vec<arbor_engine::PhotoHit> = if MilvusUrl::is_milvus(&a.collection) {
+        let remote = engine.open_milvus(&milvus_url(&a.collection)?)?;
+        engine.search_milvus(&remote, &query, MilvusSearch { k, ef, within: a.within.as_deref() })?
     } else {
         if a.within.is_some() {
             bail!("--within filters a Milvus collection (milvus://…) by the lineage exported with it");
         }
         let collection = engine.open_collection(&a.collection)?;
-        collection.search(&query, a.k as usize)?
+        collection.search_with(&query, k, ef)?
     };
     let rows: Vec<Vec<Cell>> =
         hits.iter().enumerate().map(|(i, h)| vec![Cell::from(i + 1), h.path.as_str().into(), h.score.into()]).collect();
