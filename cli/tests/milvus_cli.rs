@@ -120,6 +120,34 @@ fn exported_collections_search_like_local_ones_and_filter_by_taxon() {
     );
     assert!(agreement >= 0.99, "{same}/{total}");
 
+    // The library's road is the CLI's: Engine::search_milvus answers as `arbor search` does.
+    let plain = Engine::open(&m).unwrap();
+    let remote = plain.open_milvus(&url.parse().unwrap()).unwrap();
+    let query = plain.embed_text("Corvus corax", arbor_engine::Templates::OpenAi80).unwrap();
+    let search = arbor_engine::MilvusSearch { k: 10, ef: Some(256), within: Some("Aves") };
+    let from_library: Vec<String> =
+        plain.search_milvus(&remote, &query, search).unwrap().into_iter().map(|h| h.path).collect();
+    let from_cli = hits(
+        &arbor(&[
+            "search",
+            "--collection",
+            &url,
+            "--model",
+            &m,
+            "--text",
+            "Corvus corax",
+            "--ef",
+            "256",
+            "--within",
+            "Aves",
+            "--format",
+            "json",
+        ])
+        .success(),
+    );
+    assert_eq!(from_library, from_cli);
+    assert_eq!(from_cli.len(), 10);
+
     // --within: only photos whose predicted lineage holds the taxon (checked against the
     // engine's own prediction for each hit's vector).
     let engine = Engine::builder(&m).index(&tol).open().unwrap();
@@ -204,6 +232,15 @@ fn an_interrupted_export_resumes_to_the_same_count() {
         "{}",
         down.stderr
     );
+    let m = model();
+    let down = arbor(&["search", "--collection", "milvus://127.0.0.1:9/photos", "--model", &m, "--text", "x"]);
+    assert!(
+        down.code == Some(1) && down.stderr.contains("milvus://127.0.0.1:9/photos: cannot reach the Milvus server"),
+        "{}",
+        down.stderr
+    );
+    let narrow = arbor(&["search", "--collection", &url, "--model", &m, "--text", "x", "-k", "10", "--ef", "5"]);
+    assert!(narrow.code == Some(1) && narrow.stderr.contains("--ef 5 is below -k 10"), "{}", narrow.stderr);
     let wide = dir.path().join("wide");
     Collection::write(&wide, "x", &["/a.jpg".to_string()], &[1.0, 0.0, 0.0, 0.0]).unwrap();
     let misfit = arbor(&["collection", "export", &arg(&wide), "--to", &url]);

@@ -40,13 +40,15 @@ appended; a local collection is rewritten atomically, a Milvus one receives the 
     /// Put a collection into Milvus (for collections past one machine).
     #[command(after_help = "Examples:
   arbor collection export my-photos --to milvus://127.0.0.1:19530/my_photos
-  arbor collection export my-photos --to milvus://db.lab:19530/survey --model bioclip --index tol-index
-  arbor search --collection milvus://127.0.0.1:19530/my_photos --model bioclip --text \"Corvus corax\" --within Aves
+  arbor collection export my-photos --to milvus://db.lab:19530/survey --model bioclip --index tol-index --m 32 --ef-construction 256
+  arbor search --collection milvus://127.0.0.1:19530/my_photos --model bioclip --text \"Corvus corax\" --within Aves --ef 128
 
-The Milvus collection is created (inner product on unit vectors) with the model's identity in its
-description. With --model and --index each photo's predicted taxon at every rank goes with it, so
-`search --within` can filter by taxon. A rerun inserts only what is missing, so an interrupted
-export is carried on by running it again.")]
+The Milvus collection is created with an HNSW index (inner product on unit vectors; M and
+efConstruction from --m/--ef-construction) and the model's identity in its description. With
+--model and --index each photo's predicted taxon at every rank goes with it, so `search --within`
+can filter by taxon. A rerun inserts only what is missing, so an interrupted export is carried on
+by running it again. The export ends once Milvus serves every row through the index. A server with
+authentication: milvus://USER:PASSWORD@HOST:PORT/NAME, or MILVUS_TOKEN=USER:PASSWORD.")]
     Export(ExportArgs),
 }
 
@@ -202,7 +204,7 @@ struct EmbedOptions {
   arbor search --collection my-photos --model bioclip --image query.jpg -k 5
   arbor search --collection my-photos --model bioclip --text \"Corvus corax\" --format json
   arbor search --collection my-photos --model bioclip --text \"a photo of a raven in snow\" --templates none
-  arbor search --collection milvus://127.0.0.1:19530/my_photos --model bioclip --image q.jpg --within Corvidae
+  arbor search --collection milvus://127.0.0.1:19530/my_photos --model bioclip --image q.jpg --within Corvidae --ef 512
 
 --model must be the model that built the collection, through the same image pipeline (its
 identity is recorded there).")]
