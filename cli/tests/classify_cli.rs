@@ -10,13 +10,13 @@ use common::{arbor, fixtures, images, model};
 
 /// pybioclip's tree of life for the tiny model, imported once per test binary.
 fn tol() -> String {
-    static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
-    let dir = DIR.get_or_init(|| {
-        let dir = tempfile::tempdir().unwrap();
-        common::import_fixture_tree(&dir.path().join("tol"), &["--graph", "--m", "8"]);
-        dir
-    });
-    dir.path().join("tol").to_str().unwrap().to_owned()
+    static DIR: OnceLock<String> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let tol = common::workspace().join("tol");
+        common::import_fixture_tree(&tol, &["--graph", "--m", "8"]);
+        tol.to_str().unwrap().to_owned()
+    })
+    .clone()
 }
 
 /// Our CSV against one of pybioclip's in the fixture's `classify/` folder.

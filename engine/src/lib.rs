@@ -4,9 +4,10 @@
 //! reference image pipelines, the CLIP model in burn, and on top of them zero-shot
 //! classification against the tree of life (at any rank, pybioclip's probabilities) or against
 //! custom labels, few-shot centroids (BioCLIP's SimpleShot protocol) and similarity search over
-//! a photo collection. [`Engine`] bundles a model and a taxon index behind one `Send + Sync`
-//! handle; the pieces are public for programs that need only one of them. Every public item is
-//! re-exported here, flat: the modules are the engine's internal layout, not its API.
+//! a photo collection (local, or in a Milvus server with the `milvus` feature). [`Engine`]
+//! bundles a model and a taxon index behind one `Send + Sync` handle; the pieces are public for
+//! programs that need only one of them. Every public item is re-exported here, flat: the
+//! modules are the engine's internal layout, not its API.
 //!
 //! ```
 //! use std::path::Path;

@@ -72,10 +72,30 @@ pub fn arbor_in<S: AsRef<std::ffi::OsStr>>(dir: &Path, args: &[S]) -> Run {
     }
 }
 
-/// A temporary folder for the whole test binary, holding the imported model.
-fn workspace() -> &'static Path {
-    static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
-    DIR.get_or_init(|| tempfile::tempdir().expect("temp dir")).path()
+/// A folder for the whole test binary, holding the imported model (and what else a test
+/// binary shares between its tests).
+///
+/// A static is never dropped, so a `TempDir` here would leave one folder behind per run (they
+/// filled the disk once). Instead: one folder per live test process under the target's temp
+/// dir, and the folders of processes that are gone removed when a new one starts.
+pub fn workspace() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join("arbor-cli-tests");
+        std::fs::create_dir_all(&root).expect("test folder root");
+        for entry in std::fs::read_dir(&root).into_iter().flatten().flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let pid = name.rsplit('-').next().and_then(|p| p.parse::<u32>().ok());
+            if pid.is_some_and(|pid| !Path::new(&format!("/proc/{pid}")).exists()) {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
+        let exe = std::env::current_exe().ok().and_then(|e| e.file_stem().map(|s| s.to_string_lossy().into_owned()));
+        let dir = root.join(format!("{}-{}", exe.unwrap_or_else(|| "test".into()), std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("test folder");
+        dir
+    })
 }
 
 /// The tiny GELU model, imported once per test binary; its directory as a string argument.
