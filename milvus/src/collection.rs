@@ -178,6 +178,27 @@ impl Collection {
         self.hnsw
     }
 
+    /// Each indexed field with its index type (`HNSW` for the vectors, `Trie` for the lineage
+    /// names of a collection this crate created), sorted by field.
+    ///
+    /// # Errors
+    /// The server refuses.
+    pub fn indexes(&self) -> Result<Vec<(String, String)>> {
+        let request =
+            proto::DescribeIndexRequest { collection_name: self.url.collection.clone(), field_name: String::new() };
+        let d = self.client.call("describing the indexes", request)?;
+        let mut found: Vec<(String, String)> = d
+            .index_descriptions
+            .into_iter()
+            .map(|i| {
+                let kind = i.params.iter().find(|p| p.key == "index_type").map(|p| p.value.clone()).unwrap_or_default();
+                (i.field_name, kind)
+            })
+            .collect();
+        found.sort();
+        Ok(found)
+    }
+
     /// Loads the collection into the query nodes (a released one cannot be searched) and waits
     /// until it is.
     fn load(&self) -> Result<()> {
@@ -553,6 +574,19 @@ fn create(client: &Client, url: &MilvusUrl, dim: usize, model: &str, layout: Lay
             index_name: "vector".into(),
         },
     )?;
+    // A trie per rank, so `--within` looks names up instead of scanning every row's strings.
+    for rank in RANKS {
+        let field = format!("lineage_{rank}");
+        client.call(
+            "creating a lineage index",
+            proto::CreateIndexRequest {
+                collection_name: url.collection.clone(),
+                field_name: field.clone(),
+                extra_params: vec![kv("index_type", "Trie")],
+                index_name: field,
+            },
+        )?;
+    }
     Ok(())
 }
 

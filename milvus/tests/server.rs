@@ -39,6 +39,11 @@ fn rows_go_in_are_found_by_path_vector_and_taxon_and_the_index_is_ours() {
     let (c, created) = Collection::create_or_open(&u, 16, "model-a", layout).unwrap();
     assert!(created);
     assert_eq!(c.hnsw(), Some(Hnsw { m: 24, ef_construction: 96 }), "the index is built with the asked parameters");
+    let mut want: Vec<(String, String)> =
+        arbor_milvus::RANKS.iter().map(|r| (format!("lineage_{r}"), "Trie".to_owned())).collect();
+    want.push(("vector".into(), "HNSW".into()));
+    want.sort();
+    assert_eq!(c.indexes().unwrap(), want, "a trie per rank for --within, HNSW for the vectors");
     let rows: Vec<PhotoRow> = (0..3000)
         .map(|i| PhotoRow {
             path: format!("/p/{i}.jpg"),
