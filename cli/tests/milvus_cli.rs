@@ -46,6 +46,14 @@ fn synthetic(dir: &Path, n: usize) -> (std::path::PathBuf, Vec<String>, Vec<f32>
 /// The search width the agreement with exact search is stated at.
 const EF: &str = "256";
 
+/// `arbor search --collection C --model M ARGS… --format json`'s paths.
+fn search_paths(collection: &str, model: &str, args: &[&str]) -> Vec<String> {
+    let mut all = vec!["search", "--collection", collection, "--model", model];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&["--format", "json"]);
+    hits(&arbor(&all).success())
+}
+
 fn hits(run: &common::Run) -> Vec<String> {
     let v: serde_json::Value = run.json();
     v.as_array().unwrap().iter().map(|h| h["path"].as_str().unwrap().to_owned()).collect()
@@ -102,14 +110,8 @@ fn exported_collections_search_like_local_ones_and_filter_by_taxon() {
     let queries: Vec<(&str, String)> =
         photos.iter().map(|p| ("--image", p.clone())).chain(texts.iter().map(|t| ("--text", t.to_string()))).collect();
     for (flag, q) in &queries {
-        let search = |collection: &str, extra: &[&str]| {
-            let mut args =
-                vec!["search", "--collection", collection, "--model", &m, flag, q, "-k", "10", "--format", "json"];
-            args.extend_from_slice(extra);
-            hits(&arbor(&args).success())
-        };
-        let want = search(&local, &[]);
-        let got = search(&url, &["--ef", EF]);
+        let want = search_paths(&local, &m, &[*flag, q.as_str(), "-k", "10"]);
+        let got = search_paths(&url, &m, &[*flag, q.as_str(), "-k", "10", "--ef", EF]);
         total += want.len();
         same += want.iter().zip(&got).filter(|(a, b)| a == b).count();
     }
@@ -127,24 +129,7 @@ fn exported_collections_search_like_local_ones_and_filter_by_taxon() {
     let search = arbor_engine::MilvusSearch { k: 10, ef: Some(256), within: Some("Aves") };
     let from_library: Vec<String> =
         plain.search_milvus(&remote, &query, search).unwrap().into_iter().map(|h| h.path).collect();
-    let from_cli = hits(
-        &arbor(&[
-            "search",
-            "--collection",
-            &url,
-            "--model",
-            &m,
-            "--text",
-            "Corvus corax",
-            "--ef",
-            "256",
-            "--within",
-            "Aves",
-            "--format",
-            "json",
-        ])
-        .success(),
-    );
+    let from_cli = search_paths(&url, &m, &["--text", "Corvus corax", "--ef", "256", "--within", "Aves"]);
     assert_eq!(from_library, from_cli);
     assert_eq!(from_cli.len(), 10);
 
@@ -156,24 +141,7 @@ fn exported_collections_search_like_local_ones_and_filter_by_taxon() {
         question: TreeQuestion::Top { rank: Rank::Species, k: std::num::NonZeroUsize::MIN },
     };
     for taxon in ["Aves", "Fungi"] {
-        let found = hits(
-            &arbor(&[
-                "search",
-                "--collection",
-                &url,
-                "--model",
-                &m,
-                "--text",
-                "a bird",
-                "-k",
-                "25",
-                "--within",
-                taxon,
-                "--format",
-                "json",
-            ])
-            .success(),
-        );
+        let found = search_paths(&url, &m, &["--text", "a bird", "-k", "25", "--within", taxon]);
         assert_eq!(found.len(), 25, "{taxon}");
         for path in found {
             let i = paths.iter().position(|p| *p == path).unwrap();

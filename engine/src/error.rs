@@ -32,7 +32,7 @@ pub enum EngineError {
     /// A photo collection in Milvus (names the `milvus://` URL).
     #[cfg(feature = "milvus")]
     #[error(transparent)]
-    Milvus(arbor_milvus::MilvusError),
+    Milvus(#[from] arbor_milvus::MilvusError),
     /// Input that cannot be used as given.
     #[error("{0}")]
     Invalid(String),

@@ -15,12 +15,6 @@ pub use arbor_milvus::{
 
 use crate::{Answer, Classifier, Engine, EngineError, PhotoHit, Result, TreeQuestion};
 
-impl From<MilvusError> for EngineError {
-    fn from(e: MilvusError) -> Self {
-        EngineError::Milvus(e)
-    }
-}
-
 impl Engine {
     /// Opens a Milvus photo collection made by this engine's model.
     ///
@@ -51,7 +45,7 @@ impl Engine {
         query: &[f32],
         search: MilvusSearch<'_>,
     ) -> Result<Vec<PhotoHit>> {
-        self.check_query(query)?;
+        arbor_index::check_vector(0, query, self.dim(), false)?;
         let hits = collection.search(query, search)?;
         Ok(hits.into_iter().map(|h| PhotoHit { path: h.path, score: h.score }).collect())
     }
@@ -70,17 +64,6 @@ impl Engine {
             Err(_) => None,
         };
         Ok(MilvusWriter { collection, lineage, dim: self.dim(), inserted: 0, present: 0 })
-    }
-
-    fn check_query(&self, query: &[f32]) -> Result<()> {
-        if query.len() != self.dim() || !query.iter().all(|x| x.is_finite()) {
-            return Err(EngineError::Invalid(format!(
-                "a query must be {} finite numbers, got {} values",
-                self.dim(),
-                query.len()
-            )));
-        }
-        Ok(())
     }
 }
 

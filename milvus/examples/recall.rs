@@ -42,9 +42,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         n as f64 / insert_s,
         t.elapsed().as_secs_f64()
     );
-    if let Ok(s) = std::env::var("SLEEP") {
-        std::thread::sleep(Duration::from_secs(s.parse()?));
-    }
     let queries: Vec<Vec<f32>> = (0..50).map(|_| unit(&mut seed, dim)).collect();
     let exact: Vec<Vec<String>> = queries
         .iter()

@@ -287,7 +287,7 @@ impl Collection {
             if r.path.len() > PATH_MAX {
                 return Err(mismatch(
                     &self.url,
-                    format!("{}…: a path longer than Milvus keeps ({PATH_MAX} bytes)", &r.path[..64]),
+                    format!("{}…: a path longer than Milvus keeps ({PATH_MAX} bytes)", truncate(&r.path, 64)),
                 ));
             }
             vectors.extend_from_slice(&r.vector);
@@ -604,24 +604,22 @@ fn describe_index(client: &Client, url: &MilvusUrl) -> Result<Option<proto::Inde
 
 /// The vector index's HNSW parameters, if it is an HNSW index.
 fn vector_index(client: &Client, url: &MilvusUrl) -> Result<Option<Hnsw>> {
-    {
-        let Some(d) = describe_index(client, url)? else { return Ok(None) };
-        let get = |key: &str| d.params.iter().find(|p| p.key == key).map(|p| p.value.clone());
-        if get("index_type").as_deref() != Some("HNSW") {
-            return Ok(None);
-        }
-        // Milvus keeps the build parameters as a JSON object under "params", or flat.
-        let nested: Option<serde_json::Value> = get("params").and_then(|p| serde_json::from_str(&p).ok());
-        let number = |key: &str| {
-            nested
-                .as_ref()
-                .and_then(|n| n.get(key))
-                .and_then(|v| v.as_u64().or_else(|| v.as_str()?.parse().ok()))
-                .or_else(|| get(key)?.parse().ok())
-                .map(|v| v as u32)
-        };
-        Ok(number("M").zip(number("efConstruction")).map(|(m, ef_construction)| Hnsw { m, ef_construction }))
+    let Some(d) = describe_index(client, url)? else { return Ok(None) };
+    let get = |key: &str| d.params.iter().find(|p| p.key == key).map(|p| p.value.clone());
+    if get("index_type").as_deref() != Some("HNSW") {
+        return Ok(None);
     }
+    // Milvus keeps the build parameters as a JSON object under "params", or flat.
+    let nested: Option<serde_json::Value> = get("params").and_then(|p| serde_json::from_str(&p).ok());
+    let number = |key: &str| {
+        nested
+            .as_ref()
+            .and_then(|n| n.get(key))
+            .and_then(|v| v.as_u64().or_else(|| v.as_str()?.parse().ok()))
+            .or_else(|| get(key)?.parse().ok())
+            .map(|v| v as u32)
+    };
+    Ok(number("M").zip(number("efConstruction")).map(|(m, ef_construction)| Hnsw { m, ef_construction }))
 }
 
 fn mismatch(url: &MilvusUrl, message: String) -> MilvusError {
